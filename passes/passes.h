@@ -1,0 +1,42 @@
+/* The pass manager: the API of passes/.
+ *
+ * Passes are registered by name in one table (passes/passes.def) with typed
+ * options and a one-line summary. A pipeline is a string:
+ *     canonicalize,cse,dce,slice{fraction=0.25},quant-fuse{bits=4,group=128}
+ * parsed once, then run over every graph of a module. After each pass the
+ * module is verified (unless disabled); IR can be printed after chosen passes
+ * and each pass timed.
+ *
+ * Ownership: lathe_pipeline_parse gives the caller a pipeline to destroy;
+ * running borrows the module and mutates it in place.
+ */
+#ifndef LATHE_PASSES_PASSES_H
+#define LATHE_PASSES_PASSES_H
+
+#include <stdio.h>
+
+#include "ir/ir.h"
+
+typedef struct lathe_pipeline lathe_pipeline_t;
+
+typedef struct lathe_pipeline_config {
+  const char *print_ir_after; /* comma-separated pass names, or NULL */
+  int print_ir_after_all;
+  int time_passes;      /* print a timing table after the run */
+  int skip_verify;      /* don't verify after each pass */
+  FILE *dump_stream;    /* IR dumps and timings; stderr when NULL */
+} lathe_pipeline_config_t;
+
+/* Parses a pipeline string. Unknown pass names, unknown options and badly
+ * typed option values are errors naming the pass and option. An empty string
+ * is an empty pipeline. */
+lathe_status_t lathe_pipeline_parse(const char *text, lathe_pipeline_t **out_pipeline);
+/* Runs every pass on every graph, in order. `config` may be NULL. */
+lathe_status_t lathe_pipeline_run(const lathe_pipeline_t *pipeline, lathe_module_t *module,
+                                  const lathe_pipeline_config_t *config);
+void lathe_pipeline_destroy(lathe_pipeline_t *pipeline);
+
+/* Lists registered passes, their summaries and options (for --help). */
+void lathe_pass_print_help(FILE *out);
+
+#endif

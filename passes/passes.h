@@ -36,6 +36,13 @@ lathe_status_t lathe_pipeline_run(const lathe_pipeline_t *pipeline, lathe_module
                                   const lathe_pipeline_config_t *config);
 void lathe_pipeline_destroy(lathe_pipeline_t *pipeline);
 
+/* The parsed pipeline, for tools and tests: the pass count, each pass's name,
+ * and the canonical text with every option spelled out in schema order
+ * (`fold-constants{max-elements=65536},cse`). */
+uint32_t lathe_pipeline_num_passes(const lathe_pipeline_t *pipeline);
+const char *lathe_pipeline_pass_name(const lathe_pipeline_t *pipeline, uint32_t i);
+void lathe_pipeline_print(lathe_strbuf_t *sb, const lathe_pipeline_t *pipeline);
+
 /* Lists registered passes, their summaries and options (for --help). */
 void lathe_pass_print_help(FILE *out);
 

@@ -1,0 +1,13 @@
+/* The frontend library's API: model files in, graph IR out.
+ *
+ * One header per format lives in its subfolder; this one gathers them so
+ * tools include a single file:
+ *   safetensors/  weight files (reader, writer, sharded checkpoints, and the
+ *                 weight-source opener the text-IR parser takes)
+ */
+#ifndef LATHE_FRONTEND_FRONTEND_H
+#define LATHE_FRONTEND_FRONTEND_H
+
+#include "frontend/safetensors/safetensors.h"
+
+#endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/frontend.h"
 #include "ir/text.h"
 #include "ir/verify.h"
 #include "passes/passes.h"
@@ -106,7 +107,10 @@ static lathe_status_t process_chunk(const options_t *o, const lathe_pipeline_t *
                                     const char *text, size_t len, lathe_strbuf_t *out) {
   lathe_module_t *m = NULL;
   const char *name = strcmp(o->input, "-") ? o->input : "<stdin>";
-  LATHE_RETURN_IF_ERROR(lathe_module_parse(text, len, name, NULL, &m));
+  /* `weights "x.safetensors"` (or a sharded index) opens through the frontend. */
+  const lathe_parse_options_t parse_options = {
+      .open_weight_source = lathe_safetensors_open_weight_source};
+  LATHE_RETURN_IF_ERROR(lathe_module_parse(text, len, name, &parse_options, &m));
   lathe_status_t st = lathe_pipeline_run(pipeline, m, &o->config);
   if (!st) lathe_module_print(out, m);
   lathe_module_destroy(m);

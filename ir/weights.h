@@ -28,8 +28,19 @@ typedef enum {
   LATHE_WEIGHT_NAMED,
 } lathe_weight_kind_t;
 
+/* How the printer writes an INLINE weight. The parser records the form it
+ * read, so text round-trips; weights made by passes start as AUTO: `splat(v)`
+ * when there is more than one element and all are bitwise equal, else
+ * `dense[...]`. */
+typedef enum {
+  LATHE_WEIGHT_FORM_AUTO = 0,
+  LATHE_WEIGHT_FORM_DENSE,
+  LATHE_WEIGHT_FORM_SPLAT,
+} lathe_weight_form_t;
+
 typedef struct lathe_weight {
   lathe_weight_kind_t kind;
+  lathe_weight_form_t form; /* INLINE: how to print it */
   lathe_dtype_t dtype;
   uint64_t num_bytes;
   const uint8_t *data; /* borrowed view (mapping) or the owned buffer */

@@ -106,10 +106,8 @@ static void test_storage_bytes(void **state) {
     uint64_t bytes = 12345;
     bool ok = lathe_dtype_storage_bytes(c->dtype, c->count, &bytes);
     assert_int_equal(ok, c->ok);
-    if (ok)
-      assert_int_equal(bytes, c->bytes);
-    else
-      assert_int_equal(bytes, 12345); /* out-params are written only on success */
+    if (ok) assert_int_equal(bytes, c->bytes);
+    else assert_int_equal(bytes, 12345); /* out-params are written only on success */
   }
 }
 

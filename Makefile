@@ -1,0 +1,67 @@
+# Lathe's front door: the README's two commands.
+#
+#   make demo    install what's missing, build, and run the demo pipeline
+#   make check   install what's missing, build, run every test suite; the last
+#                line is "N passed, N failed" and the exit status is 1 on failure
+#
+# The real build is CMake's; this file only fixes the folders and options so the
+# commands are the same on a laptop and in CI. Variables (make check WERROR=1):
+#   WERROR=1     compile with -Werror (CI does)
+#   SANITIZE=1   ASan + UBSan build, in build-asan unless BUILD is given
+#   BUILD=DIR    build folder (default build, or build-asan with SANITIZE=1)
+#   BUILD_TYPE   CMake build type (default RelWithDebInfo, Debug with SANITIZE=1)
+#   JOBS=N       parallel compile and test jobs (default: all cores)
+#   SUITES=...   with check: run only these suites (unit lit roundtrip)
+
+SANITIZE ?= 0
+WERROR ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+BUILD_TYPE ?= Debug
+else
+BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
+endif
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SUITES ?=
+
+on_off = $(if $(filter 1 ON on yes,$(1)),ON,OFF)
+CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLATHE_WERROR=$(call on_off,$(WERROR)) \
+              -DLATHE_SANITIZE=$(call on_off,$(SANITIZE))
+
+DEMO_INPUT = examples/demo/mlp.lir
+DEMO_PASSES = infer-shapes,canonicalize,cse,fold-constants,dce
+
+.PHONY: all deps configure build demo check check-asan clean help
+
+all: build
+
+help:
+	@sed -n '1,/^$$/s/^# \{0,1\}//p' Makefile
+
+deps:
+	@scripts/install-deps.sh $(BUILD)
+
+configure: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@echo "== $(DEMO_INPUT) =="
+	@cat $(DEMO_INPUT)
+	@echo
+	@echo "== lathe-opt --passes=$(DEMO_PASSES) --time-passes =="
+	@$(BUILD)/bin/lathe-opt --passes=$(DEMO_PASSES) --time-passes $(DEMO_INPUT)
+
+# A build failure still ends with the summary line CI reads.
+check:
+	@$(MAKE) --no-print-directory build || { echo "check: the build failed"; echo "0 passed, 1 failed"; exit 1; }
+	@JOBS=$(JOBS) scripts/check.sh $(BUILD) $(SUITES)
+
+check-asan:
+	@$(MAKE) --no-print-directory check SANITIZE=1
+
+clean:
+	rm -rf build build-asan

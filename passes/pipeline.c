@@ -21,6 +21,8 @@
 typedef struct {
   const char *text; /* the whole pipeline, for error messages */
   const char *p;
+  const lathe_pass_info_t *passes; /* the registry to resolve names in */
+  uint32_t num_passes;
 } cursor_t;
 
 static void skip_blanks(cursor_t *c) {
@@ -154,7 +156,10 @@ static lathe_status_t parse_entries(cursor_t *c, lathe_pipeline_t *pl, uint32_t 
   for (;;) {
     size_t len = scan_name(c);
     if (!len) return syntax_error(c, "expected a pass name");
-    const lathe_pass_info_t *pass = lathe_pass_find(c->p, len);
+    const lathe_pass_info_t *pass = NULL;
+    for (uint32_t i = 0; i < c->num_passes && !pass; ++i)
+      if (strlen(c->passes[i].name) == len && memcmp(c->passes[i].name, c->p, len) == 0)
+        pass = &c->passes[i];
     if (!pass)
       return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
                                "unknown pass '%.*s' (see --list-passes)", (int)len, c->p);
@@ -174,7 +179,8 @@ static lathe_status_t parse_entries(cursor_t *c, lathe_pipeline_t *pl, uint32_t 
   }
 }
 
-lathe_status_t lathe_pipeline_parse(const char *text, lathe_pipeline_t **out_pipeline) {
+lathe_status_t lathe_pipeline_parse_with(const lathe_pass_info_t *passes, uint32_t num_passes,
+                                        const char *text, lathe_pipeline_t **out_pipeline) {
   lathe_pipeline_t *pl = calloc(1, sizeof *pl);
   if (!pl) return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   lathe_arena_init(&pl->arena);
@@ -182,7 +188,7 @@ lathe_status_t lathe_pipeline_parse(const char *text, lathe_pipeline_t **out_pip
   uint32_t cap = 1;
   for (const char *p = text; *p; ++p) cap += *p == ',';
   pl->entries = LATHE_ARENA_NEW_ARRAY(&pl->arena, lathe_pipeline_entry_t, cap);
-  cursor_t c = {text, text};
+  cursor_t c = {text, text, passes, num_passes};
   lathe_status_t st = parse_entries(&c, pl, cap);
   if (st) {
     lathe_pipeline_destroy(pl);
@@ -190,6 +196,10 @@ lathe_status_t lathe_pipeline_parse(const char *text, lathe_pipeline_t **out_pip
   }
   *out_pipeline = pl;
   return NULL;
+}
+
+lathe_status_t lathe_pipeline_parse(const char *text, lathe_pipeline_t **out_pipeline) {
+  return lathe_pipeline_parse_with(lathe_pass_at(0), lathe_pass_count(), text, out_pipeline);
 }
 
 void lathe_pipeline_destroy(lathe_pipeline_t *pl) {

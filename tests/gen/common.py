@@ -40,10 +40,10 @@ def linear_weight(gen, fan_in, fan_out):
 
 # --- command line -----------------------------------------------------------
 
-def parse_args(description, names, only=True):
-    """--out DIR (required) and, when `only`, --only NAME restricted to `names`."""
+def parse_args(description, names, only=True, out_required=True):
+    """--out DIR and, when `only`, --only NAME restricted to `names`."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", required=True, help="output directory (created)")
+    parser.add_argument("--out", required=out_required, help="output directory (created)")
     if only:
         parser.add_argument("--only", choices=names, action="append",
                             help="write only this case (repeatable)")

@@ -13,7 +13,7 @@ they rely on its pinned numpy, onnx, onnxruntime and safetensors.
 import argparse
 import json
 import os
-import sys
+import shutil
 
 import numpy as np
 import onnx
@@ -40,7 +40,7 @@ def linear_weight(gen, fan_in, fan_out):
 
 # --- command line -----------------------------------------------------------
 
-def parse_args(description, names, only=True, out_required=True):
+def arg_parser(description, names, only=True, out_required=True):
     """--out DIR and, when `only`, --only NAME restricted to `names`."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", required=out_required, help="output directory (created)")
@@ -58,7 +58,8 @@ def run_registry(registry, out, only):
         if only and name not in only:
             continue
         case_dir = os.path.join(out, name)
-        os.makedirs(case_dir, exist_ok=True)
+        shutil.rmtree(case_dir, ignore_errors=True)    # no stale files from older runs
+        os.makedirs(case_dir)
         fn(case_dir)
         written.append(name)
     return written
@@ -68,11 +69,6 @@ def write_json(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f, indent=2, sort_keys=True)
         f.write("\n")
-
-
-def die(message):
-    print(f"{os.path.basename(sys.argv[0])}: error: {message}", file=sys.stderr)
-    sys.exit(1)
 
 
 # --- ONNX -------------------------------------------------------------------

@@ -27,7 +27,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 import hf_reference
-from common import normal, parse_args, rng, run_registry, write_json, SEED
+from common import SEED, arg_parser, normal, rng, run_registry, write_json
 
 TRANSFORMERS_VERSION = "4.46.3"
 VOCAB = 100
@@ -261,7 +261,7 @@ def self_test():
 
 
 def main():
-    parser = parse_args(__doc__.splitlines()[0], list(FOLDERS), out_required=False)
+    parser = arg_parser(__doc__.splitlines()[0], list(FOLDERS), out_required=False)
     parser.add_argument("--self-test", action="store_true", help="check the references, write nothing")
     args = parser.parse_args()
     if args.self_test:

@@ -20,7 +20,7 @@ from onnx import TensorProto, helper
 from safetensors.numpy import save_file
 
 import hf_models
-from common import GraphBuilder, make_model, parse_args, tensor_info, write_json
+from common import GraphBuilder, arg_parser, make_model, tensor_info, write_json
 
 F32 = np.float32
 CASES = []
@@ -267,7 +267,7 @@ def hf_tensor_wrong_shape(path):
 
 
 def main():
-    args = parse_args(__doc__.splitlines()[0], [], only=False).parse_args()
+    args = arg_parser(__doc__.splitlines()[0], [], only=False).parse_args()
     os.makedirs(args.out, exist_ok=True)
     manifest = []
     for c in CASES:

@@ -17,8 +17,8 @@ import numpy as np
 from onnx import TensorProto, helper
 
 import onnx_edge
-from common import (GraphBuilder, check_model, emit, linear_weight, make_model, normal,
-                    parse_args, rng, run_registry, tensor_info, write_case)
+from common import (GraphBuilder, arg_parser, check_model, emit, linear_weight, make_model,
+                    normal, rng, run_registry, tensor_info, write_case)
 
 F32 = np.float32
 
@@ -257,7 +257,7 @@ MODELS = {
 
 
 def main():
-    args = parse_args(__doc__.splitlines()[0], list(MODELS)).parse_args()
+    args = arg_parser(__doc__.splitlines()[0], list(MODELS)).parse_args()
     for name in run_registry(MODELS, args.out, args.only):
         print(os.path.join(args.out, name))
 

@@ -43,6 +43,16 @@ static bool replace(lathe_value_t *from, lathe_value_t *to) {
   return true;
 }
 
+/* Rewires `op`'s result to the result of `merged`, a new op built just before
+ * it, which takes over the old value's name; drops `merged` when the
+ * replacement would lose type information. */
+static lathe_status_t replace_with_new(lathe_op_t *op, lathe_op_t *merged, bool *out) {
+  *out = replace(&op->results[0], &merged->results[0]);
+  if (*out) merged->results[0].name = op->results[0].name;
+  else lathe_op_erase(merged);
+  return NULL;
+}
+
 /* ---- patterns ---- */
 
 static lathe_status_t drop_identity(lathe_op_t *op, bool *out) {
@@ -112,9 +122,7 @@ static lathe_status_t fold_transposes(lathe_op_t *op, bool *out) {
   lathe_builder_t b = lathe_builder_before(op);
   lathe_op_t *merged;
   LATHE_RETURN_IF_ERROR(lathe_build_op(&b, LATHE_OP_TRANSPOSE, 1, &x, 1, &attr, 1, &merged));
-  *out = replace(&op->results[0], &merged->results[0]);
-  if (!*out) lathe_op_erase(merged);
-  return NULL;
+  return replace_with_new(op, merged, out);
 }
 
 /* reshape(reshape(x, s), t) -> reshape(x, t). Safe when t has no 0 entries
@@ -141,9 +149,7 @@ static lathe_status_t fold_reshapes(lathe_op_t *op, bool *out) {
   lathe_op_t *merged;
   LATHE_RETURN_IF_ERROR(
       lathe_build_op(&b, LATHE_OP_RESHAPE, 1, &x, allowzero ? 2 : 1, attrs, 1, &merged));
-  *out = replace(&op->results[0], &merged->results[0]);
-  if (!*out) lathe_op_erase(merged);
-  return NULL;
+  return replace_with_new(op, merged, out);
 }
 
 /* Does every value of `from` convert to `to` exactly (and back)? */
@@ -187,9 +193,7 @@ static lathe_status_t fold_casts(lathe_op_t *op, bool *out) {
   lathe_op_t *merged;
   LATHE_RETURN_IF_ERROR(
       lathe_build_op(&b, LATHE_OP_CAST, 1, &x, default_saturate ? 1 : 2, attrs, 1, &merged));
-  *out = replace(&op->results[0], &merged->results[0]);
-  if (!*out) lathe_op_erase(merged);
-  return NULL;
+  return replace_with_new(op, merged, out);
 }
 
 static const pattern_fn patterns[LATHE_OP_KIND_COUNT] = {

@@ -46,8 +46,7 @@ static void restore(lathe_parser_t *p, lathe_parse_pos_t pos) {
 static const char *resolve(lathe_parser_t *p, const char *path) {
   const char *slash = strrchr(p->filename, '/');
   if (path[0] == '/' || !slash) return path;
-  return lathe_arena_printf(p->arena, "%.*s/%s", (int)(slash - p->filename + 1), p->filename,
-                            path);
+  return lathe_arena_printf(p->arena, "%.*s/%s", (int)(slash - p->filename), p->filename, path);
 }
 
 lathe_status_t lathe_parser_weights_decl(lathe_parser_t *p) {

@@ -1,0 +1,204 @@
+/* `lathe import MODEL.onnx [-o OUT.lir] [--weights OUT.safetensors]`
+ *
+ * Imports an ONNX model and writes its text IR. Paths inside the IR
+ * (`@file("model.onnx", OFFSET)` views of raw_data and external data, the
+ * `weights "..."` sidecar) are relative to the output file's directory, which
+ * is where lathe-opt resolves them; with the output on stdout, relative to
+ * the current directory.
+ */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "frontend/frontend.h"
+#include "ir/text.h"
+
+static const char usage[] =
+    "usage: lathe import MODEL.onnx [-o OUT.lir] [--weights OUT.safetensors]\n"
+    "\n"
+    "Converts an ONNX model (default domain, opsets 7 to 18) to Lathe's text IR.\n"
+    "Large constants stay in the model file (or its external-data files) and are\n"
+    "referenced as @file(\"PATH\", OFFSET); small ones are written inline.\n"
+    "\n"
+    "options:\n"
+    "  -o FILE                  write the IR to FILE instead of stdout\n"
+    "  --weights FILE           write the large constants to a safetensors file and\n"
+    "                           reference them by name instead\n"
+    "  --inline-max N           constants with at most N elements are inline\n"
+    "                           (default 16)\n"
+    "  -h, --help               show this help\n";
+
+typedef struct {
+  const char *model, *output, *weights;
+  int64_t inline_max; /* -1: not given */
+} options_t;
+
+/* Accepts "--flag VALUE" and "--flag=VALUE"; advances *i past the value. */
+static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
+  size_t n = strlen(flag);
+  if (strncmp(argv[*i], flag, n)) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n] == '\0' && *i + 1 < argc) return argv[++*i];
+  return NULL;
+}
+
+static int parse_args(int argc, char **argv, options_t *o) {
+  for (int i = 1; i < argc; ++i) {
+    const char *a = argv[i], *v;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(usage, stdout);
+      return -1;
+    } else if ((v = flag_value(argc, argv, &i, "-o"))) {
+      o->output = v;
+    } else if ((v = flag_value(argc, argv, &i, "--weights"))) {
+      o->weights = v;
+    } else if ((v = flag_value(argc, argv, &i, "--inline-max"))) {
+      char *end;
+      long long n = strtoll(v, &end, 10);
+      if (*end || n < 0) {
+        fprintf(stderr, "lathe: error: --inline-max needs a non-negative integer, not '%s'\n", v);
+        return 2;
+      }
+      o->inline_max = n;
+    } else if (a[0] == '-' && a[1] != '\0') {
+      fprintf(stderr, "lathe: error: import: unknown option '%s' (see 'lathe import --help')\n", a);
+      return 2;
+    } else if (o->model) {
+      fprintf(stderr, "lathe: error: import: more than one model ('%s' and '%s')\n", o->model, a);
+      return 2;
+    } else {
+      o->model = a;
+    }
+  }
+  if (!o->model) {
+    fputs("lathe: error: import: no model given (see 'lathe import --help')\n", stderr);
+    return 2;
+  }
+  if (o->output && !strcmp(o->output, "-")) o->output = NULL;
+  return 0;
+}
+
+/* ---- paths ----------------------------------------------------------------- */
+
+/* The canonical absolute directory holding `path` (which need not exist). */
+static lathe_status_t abs_dir_of(const char *path, char *out /* PATH_MAX */) {
+  char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == path) snprintf(dir, sizeof dir, "/");
+  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  if (!realpath(dir, out))
+    return lathe_status_make(LATHE_STATUS_IO_ERROR, "%s: directory '%s' does not exist", path,
+                             dir);
+  return NULL;
+}
+
+/* The relative path from absolute directory `from` to absolute directory
+ * `to` ("." when equal), into sb. */
+static void relative_dir(const char *from, const char *to, lathe_strbuf_t *sb) {
+  size_t common = 0; /* length of the shared leading components */
+  for (size_t i = 0;; ++i) {
+    bool end_f = from[i] == '\0' || from[i] == '/', end_t = to[i] == '\0' || to[i] == '/';
+    if (end_f && end_t) common = i;
+    if (from[i] != to[i] || !from[i]) break;
+  }
+  bool first = true;
+  for (const char *p = from + common; *p; ++p)
+    if (*p == '/' && p[1]) {
+      lathe_strbuf_append(sb, first ? ".." : "/..");
+      first = false;
+    }
+  const char *rest = to + common;
+  while (*rest == '/') ++rest;
+  if (*rest) {
+    if (!first) lathe_strbuf_putc(sb, '/');
+    lathe_strbuf_append(sb, rest);
+    first = false;
+  }
+  if (first) lathe_strbuf_append(sb, ".");
+}
+
+/* How `target` is written in a file that lives in `out_dir`. */
+static lathe_status_t display_dir(const char *out_dir, const char *target, lathe_strbuf_t *sb) {
+  char to[PATH_MAX];
+  LATHE_RETURN_IF_ERROR(abs_dir_of(target, to));
+  relative_dir(out_dir, to, sb);
+  return NULL;
+}
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+static lathe_status_t write_text(const char *path, const lathe_module_t *m) {
+  lathe_strbuf_t sb;
+  lathe_strbuf_init(&sb);
+  lathe_module_print(&sb, m);
+  FILE *f = path ? fopen(path, "wb") : stdout;
+  lathe_status_t st = NULL;
+  if (!f) {
+    st = lathe_status_make(LATHE_STATUS_IO_ERROR, "cannot write '%s'", path);
+  } else {
+    size_t n = fwrite(sb.data ? sb.data : "", 1, sb.len, f);
+    if ((f != stdout ? fclose(f) : fflush(f)) != 0 || n != sb.len)
+      st = lathe_status_make(LATHE_STATUS_IO_ERROR, "cannot write '%s'", path ? path : "stdout");
+  }
+  lathe_strbuf_destroy(&sb);
+  return st;
+}
+
+static lathe_status_t run(const options_t *o) {
+  char out_dir[PATH_MAX];
+  if (o->output) LATHE_RETURN_IF_ERROR(abs_dir_of(o->output, out_dir));
+  else if (!getcwd(out_dir, sizeof out_dir))
+    return lathe_status_make(LATHE_STATUS_IO_ERROR, "cannot read the current directory");
+
+  lathe_strbuf_t model_dir, weights_path;
+  lathe_strbuf_init(&model_dir);
+  lathe_strbuf_init(&weights_path);
+  lathe_module_t *m = NULL;
+  lathe_status_t st = display_dir(out_dir, o->model, &model_dir);
+  if (!st) {
+    /* The importer reads 0 as "default" and a negative count as "never". */
+    lathe_onnx_import_options_t opts = {
+        .display_dir = lathe_strbuf_cstr(&model_dir),
+        .inline_max_elements = o->inline_max < 0 ? 0 : o->inline_max == 0 ? -1 : o->inline_max,
+    };
+    st = lathe_onnx_import_file(o->model, &opts, &m);
+  }
+  if (!st && o->weights) {
+    st = display_dir(out_dir, o->weights, &weights_path);
+    if (!st) {
+      if (strcmp(lathe_strbuf_cstr(&weights_path), ".")) lathe_strbuf_putc(&weights_path, '/');
+      else lathe_strbuf_destroy(&weights_path);
+      lathe_strbuf_append(&weights_path, base_name(o->weights));
+      int64_t max = o->inline_max < 0 ? LATHE_ONNX_DEFAULT_INLINE_MAX : o->inline_max;
+      st = lathe_sidecar_write(m, o->weights, lathe_strbuf_cstr(&weights_path), max);
+    }
+  }
+  if (!st) st = write_text(o->output, m);
+  lathe_module_destroy(m);
+  lathe_strbuf_destroy(&model_dir);
+  lathe_strbuf_destroy(&weights_path);
+  return st;
+}
+
+int lathe_cmd_import(int argc, char **argv) {
+  options_t o = {.inline_max = -1};
+  int rc = parse_args(argc, argv, &o);
+  if (rc) return rc < 0 ? 0 : rc;
+  lathe_status_t st = run(&o);
+  if (st) {
+    lathe_status_print(stderr, "lathe", st);
+    lathe_status_free(st);
+    return 1;
+  }
+  return 0;
+}

@@ -4,10 +4,12 @@
  * tools include a single file:
  *   safetensors/  weight files (reader, writer, sharded checkpoints, and the
  *                 weight-source opener the text-IR parser takes)
+ *   onnx/         ONNX models (lathe_onnx_import_file)
  */
 #ifndef LATHE_FRONTEND_FRONTEND_H
 #define LATHE_FRONTEND_FRONTEND_H
 
+#include "frontend/onnx/onnx_import.h"
 #include "frontend/safetensors/safetensors.h"
 
 #endif

@@ -29,3 +29,4 @@ config.substitutions.append((r"(?<![\w./%-])not(?=\s)", os.path.join(config.llvm
 
 config.substitutions.append(("%python", config.python))
 config.substitutions.append(("%lathe-opt", os.path.join(config.lathe_tools_dir, "lathe-opt")))
+config.substitutions.append(("%lathe", os.path.join(config.lathe_tools_dir, "lathe")))  # after %lathe-opt: prefix

@@ -29,7 +29,8 @@ on_off = $(if $(filter 1 ON on yes,$(1)),ON,OFF)
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLATHE_WERROR=$(call on_off,$(WERROR)) \
               -DLATHE_SANITIZE=$(call on_off,$(SANITIZE))
 
-DEMO_INPUT = examples/demo/mlp.lir
+# The demo runs on a copy in the build folder, next to its generated weights.
+DEMO_DIR = $(BUILD)/demo
 DEMO_PASSES = infer-shapes,canonicalize,cse,fold-constants,dce
 
 .PHONY: all deps configure build demo check check-asan clean help
@@ -49,11 +50,14 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	@echo "== $(DEMO_INPUT) =="
-	@cat $(DEMO_INPUT)
+	@mkdir -p $(DEMO_DIR)
+	@cp examples/demo/mlp.lir $(DEMO_DIR)/mlp.lir
+	@$(BUILD)/venv/bin/python examples/demo/make_weights.py $(DEMO_DIR)
+	@echo "==== input: examples/demo/mlp.lir ===="
+	@cat examples/demo/mlp.lir
 	@echo
-	@echo "== lathe-opt --passes=$(DEMO_PASSES) --time-passes =="
-	@$(BUILD)/bin/lathe-opt --passes=$(DEMO_PASSES) --time-passes $(DEMO_INPUT)
+	@echo "==== lathe-opt --passes=$(DEMO_PASSES) --time-passes ===="
+	@$(BUILD)/bin/lathe-opt --passes=$(DEMO_PASSES) --time-passes $(DEMO_DIR)/mlp.lir
 
 # A build failure still ends with the summary line CI reads.
 check:

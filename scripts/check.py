@@ -83,7 +83,7 @@ def lit(build, results):
     site = os.path.join(build, "tests", "lit")
     out = os.path.join(results, "lit.json")
     python = venv_python(build)
-    rc = run([python, LIT, "-sv", "-j", JOBS, "-o", out, site])
+    rc = run([python, LIT, "-sv", "--no-progress-bar", "-j", JOBS, "-o", out, site])
     if not os.path.exists(out):
         # lit writes no report when it found nothing to run.
         if rc != 0 and not has_tests(os.path.join(ROOT, "tests", "lit")):

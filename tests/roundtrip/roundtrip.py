@@ -133,7 +133,7 @@ def main():
                 failed += 1
                 print(f"FAIL: {path}\n{report}", end="" if report.endswith("\n") else "\n")
 
-    print(f"roundtrip: {passed} passed, {failed} failed, {skipped} skipped")
+    print(f"Round trip: {passed} files print back unchanged, {failed} differ, {skipped} skipped")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"passed": passed, "failed": failed, "skipped": skipped}, f)

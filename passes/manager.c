@@ -35,10 +35,10 @@ static bool list_has(const char *list, const char *name) {
 
 /* Every name in --print-ir-after must be a registered pass: a typo there
  * would otherwise silently print nothing. */
-static lathe_status_t check_print_list(const char *list) {
+static lathe_status_t check_print_list(const lathe_pipeline_t *pl, const char *list) {
   for (const char *p = list; p && *p;) {
     size_t len = strcspn(p, ",");
-    if (len && !lathe_pass_find(p, len))
+    if (len && !lathe_pass_lookup(pl->registry, pl->registry_size, p, len))
       return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
                                "--print-ir-after: unknown pass '%.*s' (see --list-passes)",
                                (int)len, p);
@@ -80,7 +80,7 @@ lathe_status_t lathe_pipeline_run(const lathe_pipeline_t *pl, lathe_module_t *mo
   lathe_pipeline_config_t none = {0};
   if (!config) config = &none;
   FILE *dump = config->dump_stream ? config->dump_stream : stderr;
-  LATHE_RETURN_IF_ERROR(check_print_list(config->print_ir_after));
+  LATHE_RETURN_IF_ERROR(check_print_list(pl, config->print_ir_after));
 
   double *ms = calloc(pl->num_entries ? pl->num_entries : 1, sizeof *ms);
   if (!ms) return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");

@@ -79,8 +79,10 @@ struct lathe_pass_info {
 /* The registered passes (from passes.def), in table order. */
 uint32_t lathe_pass_count(void);
 const lathe_pass_info_t *lathe_pass_at(uint32_t i);
-/* NULL when no pass has that name (`len` bytes, not NUL-terminated). */
-const lathe_pass_info_t *lathe_pass_find(const char *name, size_t len);
+/* The pass named `name` (`len` bytes, not NUL-terminated) among `passes`,
+ * or NULL. */
+const lathe_pass_info_t *lathe_pass_lookup(const lathe_pass_info_t *passes, uint32_t num_passes,
+                                           const char *name, size_t len);
 uint32_t lathe_pass_num_options(const lathe_pass_info_t *pass);
 
 /* Typed option getters. Naming an option the pass does not declare, or with
@@ -106,6 +108,8 @@ typedef struct lathe_pipeline_entry {
 } lathe_pipeline_entry_t;
 
 struct lathe_pipeline {
+  const lathe_pass_info_t *registry; /* what names resolve against */
+  uint32_t registry_size;
   lathe_arena_t arena; /* entries, option arrays and string values */
   uint32_t num_entries;
   lathe_pipeline_entry_t *entries;

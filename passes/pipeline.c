@@ -156,10 +156,7 @@ static lathe_status_t parse_entries(cursor_t *c, lathe_pipeline_t *pl, uint32_t 
   for (;;) {
     size_t len = scan_name(c);
     if (!len) return syntax_error(c, "expected a pass name");
-    const lathe_pass_info_t *pass = NULL;
-    for (uint32_t i = 0; i < c->num_passes && !pass; ++i)
-      if (strlen(c->passes[i].name) == len && memcmp(c->passes[i].name, c->p, len) == 0)
-        pass = &c->passes[i];
+    const lathe_pass_info_t *pass = lathe_pass_lookup(c->passes, c->num_passes, c->p, len);
     if (!pass)
       return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
                                "unknown pass '%.*s' (see --list-passes)", (int)len, c->p);
@@ -184,6 +181,8 @@ lathe_status_t lathe_pipeline_parse_with(const lathe_pass_info_t *passes, uint32
   lathe_pipeline_t *pl = calloc(1, sizeof *pl);
   if (!pl) return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   lathe_arena_init(&pl->arena);
+  pl->registry = passes;
+  pl->registry_size = num_passes;
   /* Each pass but the last is followed by a comma: that bounds the count. */
   uint32_t cap = 1;
   for (const char *p = text; *p; ++p) cap += *p == ',';

@@ -20,10 +20,11 @@ const lathe_pass_info_t *lathe_pass_at(uint32_t i) {
   return i < lathe_pass_count() ? &pass_table[i] : NULL;
 }
 
-const lathe_pass_info_t *lathe_pass_find(const char *name, size_t len) {
-  for (uint32_t i = 0; i < lathe_pass_count(); ++i)
-    if (strlen(pass_table[i].name) == len && memcmp(pass_table[i].name, name, len) == 0)
-      return &pass_table[i];
+const lathe_pass_info_t *lathe_pass_lookup(const lathe_pass_info_t *passes, uint32_t num_passes,
+                                           const char *name, size_t len) {
+  for (uint32_t i = 0; i < num_passes; ++i)
+    if (strlen(passes[i].name) == len && memcmp(passes[i].name, name, len) == 0)
+      return &passes[i];
   return NULL;
 }
 

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "ir/verify.h"
 #include "passes/pass.h"
 
 /* Parses `text` with the real registry and returns the printed pipeline
@@ -166,6 +167,115 @@ static void test_typed_options(void **state) {
                     "pipeline 'x{mode=\"open}': unterminated quoted value at column 8 (found '\"')");
 }
 
+/* ---- running ---- */
+
+/* @g(%x: f32[4]) { %0 = relu %x; %1 = neg %x (dead); return %0 } */
+static lathe_module_t *small_module(void) {
+  lathe_module_t *m = lathe_module_create("small.lir");
+  lathe_graph_t *g;
+  assert_null(lathe_graph_create(m, "g", &g));
+  int64_t four = 4;
+  lathe_type_t t = lathe_type_make_static(lathe_module_arena(m), LATHE_DTYPE_F32, 1, &four);
+  lathe_value_t *x = lathe_graph_add_input(g, "x", &t);
+  lathe_builder_t b = lathe_builder_at_end(g);
+  lathe_op_t *relu, *neg;
+  assert_null(lathe_build_op(&b, LATHE_OP_RELU, 1, &x, 0, NULL, 0, &relu));
+  assert_null(lathe_build_op(&b, LATHE_OP_NEG, 1, &x, 0, NULL, 0, &neg));
+  lathe_value_t *out = &relu->results[0];
+  lathe_build_return(g, 1, &out);
+  assert_null(lathe_module_verify(m));
+  return m;
+}
+
+/* Breaks the IR: declares the first op's result with a wrong shape. */
+static lathe_status_t break_run(lathe_pass_ctx_t *ctx, lathe_graph_t *graph) {
+  int64_t five = 5;
+  lathe_type_t t = lathe_type_make_static(lathe_module_arena(ctx->module), LATHE_DTYPE_F32, 1, &five);
+  lathe_value_set_type(&graph->first->results[0], &t);
+  lathe_pass_mark_changed(ctx);
+  return NULL;
+}
+
+static lathe_status_t fail_run(lathe_pass_ctx_t *ctx, lathe_graph_t *graph) {
+  return lathe_pass_calibrate(ctx, graph, 0, NULL, NULL);
+}
+
+static const lathe_pass_info_t run_registry[] = {
+    {"break", "corrupts the IR", NULL, break_run},
+    {"fail", "asks for calibration", NULL, fail_run},
+    {"noop", "does nothing", NULL, noop_run},
+};
+
+static lathe_status_t run_with(const char *text, lathe_module_t *m,
+                               const lathe_pipeline_config_t *config) {
+  lathe_pipeline_t *pl;
+  assert_null(lathe_pipeline_parse_with(run_registry, 3, text, &pl));
+  lathe_status_t st = lathe_pipeline_run(pl, m, config);
+  lathe_pipeline_destroy(pl);
+  return st;
+}
+
+static void test_run_dce(void **state) {
+  lathe_module_t *m = small_module();
+  lathe_pipeline_t *pl;
+  assert_null(lathe_pipeline_parse("dce", &pl));
+  assert_int_equal(lathe_module_first_graph(m)->num_ops, 3);
+  assert_null(lathe_pipeline_run(pl, m, NULL));
+  assert_int_equal(lathe_module_first_graph(m)->num_ops, 2);
+  lathe_pipeline_destroy(pl);
+  lathe_module_destroy(m);
+}
+
+static void test_verify_after_each_pass(void **state) {
+  lathe_module_t *m = small_module();
+  lathe_status_t st = run_with("noop,break,noop", m, NULL);
+  assert_non_null(st);
+  assert_string_equal(lathe_status_message(st),
+                      "after pass 'break': op 'relu': result 0 is declared f32[5] but its "
+                      "operands give f32[4]");
+  assert_string_equal(lathe_status_location(st), "small.lir");
+  lathe_status_free(st);
+  /* With verification off the broken IR goes through. */
+  lathe_pipeline_config_t config = {.skip_verify = 1};
+  assert_null(run_with("break", m, &config));
+  lathe_module_destroy(m);
+}
+
+static void test_pass_errors_name_the_pass(void **state) {
+  lathe_module_t *m = small_module();
+  lathe_status_t st = run_with("fail", m, NULL);
+  assert_int_equal(lathe_status_code(st), LATHE_STATUS_UNSUPPORTED);
+  assert_string_equal(lathe_status_message(st),
+                      "pass 'fail': pass 'fail' needs calibration data, which is not available yet");
+  lathe_status_free(st);
+  lathe_module_destroy(m);
+}
+
+static void test_dumps_and_timing(void **state) {
+  lathe_module_t *m = small_module();
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  lathe_pipeline_config_t config = {
+      .print_ir_after = "noop", .time_passes = 1, .dump_stream = f};
+  assert_null(run_with("noop,noop", m, &config));
+  fclose(f);
+  const char *first = strstr(text, "// -----// IR Dump After noop //----- //\ngraph @g(%x: f32[4])");
+  assert_non_null(first);
+  assert_non_null(strstr(first + 1, "// -----// IR Dump After noop //----- //\n"));
+  assert_non_null(strstr(text, "// -----// Pass timing //----- //\n"));
+  assert_non_null(strstr(text, "%  noop\n"));
+  assert_non_null(strstr(text, "100.0%  total\n"));
+  free(text);
+
+  config = (lathe_pipeline_config_t){.print_ir_after = "noop,bogus"};
+  lathe_status_t st = run_with("noop", m, &config);
+  assert_string_equal(lathe_status_message(st),
+                      "--print-ir-after: unknown pass 'bogus' (see --list-passes)");
+  lathe_status_free(st);
+  lathe_module_destroy(m);
+}
+
 static void test_help_lists_every_pass(void **state) {
   char *text = NULL;
   size_t len = 0;
@@ -182,6 +292,8 @@ int main(void) {
       cmocka_unit_test(test_empty_pipeline),     cmocka_unit_test(test_names_and_defaults),
       cmocka_unit_test(test_options_and_blanks), cmocka_unit_test(test_errors),
       cmocka_unit_test(test_typed_options),      cmocka_unit_test(test_help_lists_every_pass),
+      cmocka_unit_test(test_run_dce),            cmocka_unit_test(test_verify_after_each_pass),
+      cmocka_unit_test(test_pass_errors_name_the_pass), cmocka_unit_test(test_dumps_and_timing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,16 +68,49 @@ static void append_floatlike(lathe_strbuf_t *sb, const char *s) {
 
 /* ---- printing ---- */
 
+/* "%g" switches to an exponent as soon as the digits run out: 100 with one
+ * digit is "1e+02", 65504 with three is "6.55e+04". Plain notation reads
+ * better and is as exact (the p-digit decimal is also a wider one, so
+ * rounding to more digits lands at least as close; the caller still checks),
+ * so it wins unless it is more than two characters longer: "100.0",
+ * "65504.0", but "1e+10". Returns the precision that prints `shortest`
+ * (found with precision p) in plain form, or 0 to keep it. */
+static int plain_precision(const char *shortest, int p) {
+  const char *e = strchr(shortest, 'e');
+  if (!e) return 0;
+  int exponent = atoi(e + 1);
+  if (exponent < 0 || exponent >= 17) return 0;
+  int digits = exponent + 1 > p ? exponent + 1 : p;
+  /* Plain text: the digits, ".0" or a '.', and a sign. */
+  size_t plain_len = (size_t)digits + 2 + (shortest[0] == '-');
+  return plain_len <= strlen(shortest) + 2 ? digits : 0;
+}
+
+/* Whether `back` (read from text) stores as the same element as `f`. */
+static bool same_element(lathe_dtype_t dtype, float back, float f) {
+  if (dtype == LATHE_DTYPE_F16) return lathe_f32_to_f16(back) == lathe_f32_to_f16(f);
+  if (dtype == LATHE_DTYPE_BF16) return lathe_f32_to_bf16(back) == lathe_f32_to_bf16(f);
+  return lathe_f32_bits(back) == lathe_f32_bits(f);
+}
+
 void lathe_text_print_double(lathe_strbuf_t *sb, double v) {
   if (isnan(v)) {
     lathe_strbuf_append(sb, "nan");
     return;
   }
-  char buf[40];
-  for (int p = 1; p <= 17; ++p) {
+  char buf[48];
+  int p = 1;
+  for (; p <= 17; ++p) {
     snprintf(buf, sizeof buf, "%.*g", p, v);
     double back = strtod(buf, NULL);
     if (memcmp(&back, &v, sizeof v) == 0) break;
+  }
+  int wide = plain_precision(buf, p);
+  if (wide) {
+    char fixed[48];
+    snprintf(fixed, sizeof fixed, "%.*g", wide, v);
+    double back = strtod(fixed, NULL);
+    if (memcmp(&back, &v, sizeof v) == 0) memcpy(buf, fixed, sizeof buf);
   }
   append_floatlike(sb, buf);
 }
@@ -89,15 +122,17 @@ static void print_float_via(lathe_strbuf_t *sb, float f, lathe_dtype_t dtype) {
     lathe_strbuf_append(sb, "nan");
     return;
   }
-  uint32_t want = lathe_f32_bits(f);
-  char buf[40];
-  for (int p = 1; p <= 9; ++p) {
+  char buf[48];
+  int p = 1;
+  for (; p <= 9; ++p) {
     snprintf(buf, sizeof buf, "%.*g", p, (double)f);
-    float back = strtof(buf, NULL);
-    bool same = dtype == LATHE_DTYPE_F16    ? lathe_f32_to_f16(back) == lathe_f32_to_f16(f)
-                : dtype == LATHE_DTYPE_BF16 ? lathe_f32_to_bf16(back) == lathe_f32_to_bf16(f)
-                                            : lathe_f32_bits(back) == want;
-    if (same) break;
+    if (same_element(dtype, strtof(buf, NULL), f)) break;
+  }
+  int wide = plain_precision(buf, p);
+  if (wide) {
+    char fixed[48];
+    snprintf(fixed, sizeof fixed, "%.*g", wide, (double)f);
+    if (same_element(dtype, strtof(fixed, NULL), f)) memcpy(buf, fixed, sizeof buf);
   }
   append_floatlike(sb, buf);
 }

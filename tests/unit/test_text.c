@@ -93,7 +93,7 @@ static void test_roundtrip_every_dtype(void **state) {
       "graph @d() -> (f32[4], f16[5], bf16[4], f64[3], i8[2], u8[2], i16[2], u16[1], i32[2], "
       "u32[1], i64[2], u64[1], bool[2], i4[3], u4[3]) {\n"
       "  %a = const dense[0.1, -0.0, 3.4028235e+38, 1e-45] : f32[4]\n"
-      "  %b = const dense[0.1, 6.55e+04, 6e-08, -inf, 0.3333] : f16[5]\n"
+      "  %b = const dense[0.1, 65504.0, 6e-08, -inf, 0.3333] : f16[5]\n"
       "  %c = const dense[0.1, 3.39e+38, -1.0, nan] : bf16[4]\n"
       "  %d = const dense[0.1, 1.7976931348623157e+308, 5e-324] : f64[3]\n"
       "  %e = const dense[-128, 127] : i8[2]\n"

@@ -141,10 +141,13 @@ static lathe_status_t run(const options_t *o, const lathe_pipeline_t *pipeline,
   if (!o->split_input) {
     st = process_chunk(o, pipeline, text, len, out);
   } else {
+    /* Like mlir-opt: a failing chunk reports its error and the rest still
+     * run, so one negative lit test can hold many cases. */
     lathe_strbuf_t chunk;
     lathe_strbuf_init(&chunk);
     const char *p = text, *end = text + len;
-    for (int first = 1; !st; first = 0) {
+    unsigned failed = 0, total = 0;
+    for (int first = 1;; first = 0) {
       const char *sep = find_separator(p, end);
       const char *chunk_end = sep ? sep : end;
       /* Keep line numbers: replace the preceding text by its newlines. */
@@ -153,12 +156,21 @@ static lathe_status_t run(const options_t *o, const lathe_pipeline_t *pipeline,
         if (*q == '\n') lathe_strbuf_putc(&chunk, '\n');
       lathe_strbuf_append_n(&chunk, p, (size_t)(chunk_end - p));
       if (!first) lathe_strbuf_append(out, "// -----\n");
-      st = process_chunk(o, pipeline, lathe_strbuf_cstr(&chunk), chunk.len, out);
+      lathe_status_t chunk_st = process_chunk(o, pipeline, lathe_strbuf_cstr(&chunk), chunk.len, out);
+      ++total;
+      if (chunk_st) {
+        lathe_status_print(stderr, "lathe-opt", chunk_st);
+        lathe_status_free(chunk_st);
+        ++failed;
+      }
       if (!sep) break;
       const char *eol = memchr(sep, '\n', (size_t)(end - sep));
       p = eol ? eol + 1 : end;
     }
     lathe_strbuf_destroy(&chunk);
+    if (failed)
+      st = lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "%u of %u split inputs failed", failed,
+                             total);
   }
   free(text);
   return st;

@@ -248,9 +248,10 @@ lathe_status_t lathe_infer_unidirectional(const lathe_type_t *target, const lath
     lathe_dim_t s = source->dims[i], t = target->dims[off + i];
     if (lathe_dim_is_static(s) && s.size == 1) continue;
     if (!lathe_dim_compatible(s, t))
-      return LATHE_INFER_ERROR("operand %u does not broadcast: dim %u is %s, expected %s or 1",
+      return LATHE_INFER_ERROR("operand %u does not broadcast: dim %u is %s, expected %s%s",
                                source_index, i, lathe_dim_str(s, a, sizeof a),
-                               lathe_dim_str(t, b, sizeof b));
+                               lathe_dim_str(t, b, sizeof b),
+                               lathe_dim_is_static(t) && t.size == 1 ? "" : " or 1");
   }
   return NULL;
 }

@@ -141,12 +141,15 @@ static lathe_status_t conv_core(lathe_infer_ctx_t *ctx, uint32_t xi, uint32_t wi
   /* Channels in: x[1] against w[1] * group (w[0] for transposed). */
   lathe_dim_t cin = x->dims[1], wc = transposed ? w->dims[0] : w->dims[1];
   if (lathe_dim_is_static(cin) && lathe_dim_is_static(wc)) {
-    int64_t want;
-    if (!lathe_checked_mul_i64(wc.size, transposed ? 1 : group, &want) || want != cin.size)
+    int64_t per_group = transposed ? 1 : group, want;
+    if (!lathe_checked_mul_i64(wc.size, per_group, &want) || want != cin.size) {
+      if (per_group == 1)
+        return LATHE_INFER_ERROR("the input has %" PRId64 " channels but the weight expects %" PRId64,
+                                 cin.size, wc.size);
       return LATHE_INFER_ERROR("the input has %" PRId64 " channels but the weight expects %" PRId64
-                               " (%" PRId64 " per group, %" PRId64 " groups)",
-                               cin.size, wc.size * (transposed ? 1 : group),
-                               transposed ? wc.size / group : wc.size, group);
+                               " per group, with group = %" PRId64,
+                               cin.size, wc.size, group);
+    }
   }
   lathe_dim_t m = w->dims[0];
   if (transposed) {

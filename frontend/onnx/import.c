@@ -99,7 +99,9 @@ static lathe_status_t lookup(void *self, const char *name, onnx_value_t **out_va
   *out_value = NULL;
   if (!name || !*name) return NULL;
   onnx_value_t *v = lathe_hashmap_get_str(&im->values, name);
-  if (!v) return err(LATHE_STATUS_NOT_FOUND, "value '%s' is used but never defined", name);
+  if (!v)
+    return err(LATHE_STATUS_NOT_FOUND, "input '%s' is not a graph input, an initializer or the "
+               "output of an earlier node", name);
   *out_value = v;
   return NULL;
 }
@@ -139,12 +141,16 @@ static lathe_status_t add_input(importer_t *im, const Onnx__ValueInfoProto *vi) 
     return err(LATHE_STATUS_UNSUPPORTED, "graph input '%s': rank %zu is above the maximum of %d",
                name, tt->shape->n_dim, LATHE_MAX_RANK);
   lathe_dim_t dims[LATHE_MAX_RANK];
+  int64_t count = 1; /* of the static dims: a shape no tensor could have is refused */
   for (size_t i = 0; i < tt->shape->n_dim; ++i) {
     const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
     if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
       if (d->dim_value < 0)
         return err(LATHE_STATUS_INVALID_ARGUMENT, "graph input '%s': dim %zu is negative (%lld)",
                    name, i, (long long)d->dim_value);
+      if (!lathe_checked_mul_i64(count, d->dim_value, &count))
+        return err(LATHE_STATUS_INVALID_ARGUMENT, "graph input '%s': the element count of its "
+                   "dims overflows int64", name);
       dims[i] = lathe_dim_static(d->dim_value);
     } else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
                d->dim_param && *d->dim_param) {
@@ -357,7 +363,6 @@ static lathe_status_t build_graph(importer_t *im, const Onnx__GraphProto *g) {
   const char *gname = g->name && *g->name ? sanitize(im->arena, g->name, true) : "main";
   LATHE_RETURN_IF_ERROR(lathe_graph_create(im->module, gname, &im->graph));
   im->builder = lathe_builder_at_end(im->graph);
-  im->builder.loc.file = im->path;
 
   if (im->skeleton->num_initializers != g->n_initializer)
     return err(LATHE_STATUS_PARSE_ERROR, "not a valid ONNX model: initializer count mismatch");
@@ -473,6 +478,13 @@ lathe_status_t lathe_onnx_import_file(const char *path, const lathe_onnx_import_
   lathe_mapped_file_release(file);
   if (st) {
     lathe_module_destroy(im.module);
+    /* IR errors locate themselves at the module source, the model path,
+     * which the message starts with anyway. */
+    if (lathe_status_location(st)) {
+      lathe_status_t plain = lathe_status_make(lathe_status_code(st), "%s", lathe_status_message(st));
+      lathe_status_free(st);
+      st = plain;
+    }
     return lathe_status_annotate(st, "%s", path);
   }
   *out_module = im.module;

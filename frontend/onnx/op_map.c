@@ -139,6 +139,20 @@ static bool is_subgraph(const Onnx__AttributeProto *a) {
          t == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPHS;
 }
 
+/* The double an f32 attribute means: the shortest decimal that reads back as
+ * the same float (1e-3f -> 0.001, not 0.0010000000474974513), so printed IR
+ * shows what the exporter wrote and narrowing to f32 gives the float back. */
+static double widen(float f) {
+  if (f != f || f == (float)(int64_t)f) return f; /* nan, integers: exact already */
+  char buf[32];
+  for (int digits = 1; digits <= 9; ++digits) {
+    snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
+    double d = strtod(buf, NULL);
+    if ((float)d == f) return d;
+  }
+  return f;
+}
+
 static const char *bytes_str(lathe_arena_t *arena, ProtobufCBinaryData b) {
   return lathe_arena_strndup(arena, b.data ? (const char *)b.data : "", b.len);
 }
@@ -187,7 +201,7 @@ static const char *convert_attr(lathe_arena_t *arena, const op_entry_t *e, lathe
     break;
   case LATHE_ATTR_FLOAT:
     ok = t == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
-    r.u.f = a->f;
+    r.u.f = widen(a->f);
     break;
   case LATHE_ATTR_STRING:
     ok = t == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
@@ -210,7 +224,7 @@ static const char *convert_attr(lathe_arena_t *arena, const op_entry_t *e, lathe
   case LATHE_ATTR_FLOATS: {
     ok = t == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
     double *d = a->n_floats ? LATHE_ARENA_NEW_ARRAY(arena, double, a->n_floats) : NULL;
-    for (size_t i = 0; i < a->n_floats; ++i) d[i] = a->floats[i];
+    for (size_t i = 0; i < a->n_floats; ++i) d[i] = widen(a->floats[i]);
     r.u.floats.data = d;
     r.u.floats.count = a->n_floats;
     break;
@@ -350,11 +364,21 @@ lathe_status_t onnx_conv_scalar(onnx_conv_t *c, lathe_dtype_t dtype, double v,
   return lathe_build_const(c->ctx->builder, k.weight, &k.type, out_value);
 }
 
+/* Element j of a constant as an attribute double (f32 and narrower floats
+ * widened like f32 attributes). */
+static double const_float(const onnx_const_t *k, int64_t j) {
+  double d = onnx_const_float(k, j);
+  lathe_dtype_t t = k->type.dtype;
+  bool narrow = t == LATHE_DTYPE_F32 || t == LATHE_DTYPE_F16 || t == LATHE_DTYPE_BF16;
+  return narrow ? widen((float)d) : d;
+}
+
 /* Sets attribute `attr_name` from the constant ONNX input `i`. */
 static lathe_status_t input_to_attr(onnx_conv_t *c, uint32_t i, const char *attr_name) {
   const Onnx__NodeProto *node = c->ctx->node;
   onnx_value_t *v;
-  LATHE_RETURN_IF_ERROR(c->ctx->lookup(c->ctx->self, node->input[i], &v));
+  LATHE_RETURN_IF_ERROR_CTX(c->ctx->lookup(c->ctx->self, node->input[i], &v), "node %s (%s)",
+                            c->ctx->label, node->op_type);
   if (!v) return NULL; /* absent optional input: the attribute keeps its default */
   if (!v->konst)
     return lathe_status_make(LATHE_STATUS_UNSUPPORTED,
@@ -374,7 +398,7 @@ static lathe_status_t input_to_attr(onnx_conv_t *c, uint32_t i, const char *attr
                            (long long)n);
   switch (schema->kind) {
   case LATHE_ATTR_INT: attr.u.i = onnx_const_int(k, 0); break;
-  case LATHE_ATTR_FLOAT: attr.u.f = onnx_const_float(k, 0); break;
+  case LATHE_ATTR_FLOAT: attr.u.f = const_float(k, 0); break;
   case LATHE_ATTR_INTS: {
     int64_t *d = n ? LATHE_ARENA_NEW_ARRAY(arena, int64_t, (size_t)n) : NULL;
     for (int64_t j = 0; j < n; ++j) d[j] = onnx_const_int(k, j);
@@ -384,7 +408,7 @@ static lathe_status_t input_to_attr(onnx_conv_t *c, uint32_t i, const char *attr
   }
   case LATHE_ATTR_FLOATS: {
     double *d = n ? LATHE_ARENA_NEW_ARRAY(arena, double, (size_t)n) : NULL;
-    for (int64_t j = 0; j < n; ++j) d[j] = onnx_const_float(k, j);
+    for (int64_t j = 0; j < n; ++j) d[j] = const_float(k, j);
     attr.u.floats.data = d;
     attr.u.floats.count = (size_t)n;
     break;
@@ -417,7 +441,8 @@ lathe_status_t onnx_node_convert(onnx_node_ctx_t *ctx, lathe_op_t **out_op) {
     }
     onnx_value_t *v;
     lathe_value_t *lv = NULL;
-    LATHE_RETURN_IF_ERROR(ctx->lookup(ctx->self, node->input[i], &v));
+    LATHE_RETURN_IF_ERROR_CTX(ctx->lookup(ctx->self, node->input[i], &v), "node %s (%s)",
+                              ctx->label, node->op_type);
     if (v) LATHE_RETURN_IF_ERROR(ctx->materialize(ctx->self, v, &lv));
     c.operands[c.num_operands++] = lv;
   }

@@ -133,7 +133,9 @@ lathe_status_t onnx_special_group_norm_18(onnx_conv_t *c) {
 lathe_status_t onnx_special_constant_of_shape(onnx_conv_t *c) {
   const Onnx__NodeProto *node = c->ctx->node;
   onnx_value_t *in = NULL;
-  if (node->n_input >= 1) LATHE_RETURN_IF_ERROR(c->ctx->lookup(c->ctx->self, node->input[0], &in));
+  if (node->n_input >= 1)
+    LATHE_RETURN_IF_ERROR_CTX(c->ctx->lookup(c->ctx->self, node->input[0], &in), "node %s (%s)",
+                              c->ctx->label, node->op_type);
   if (!in) return onnx_conv_error(c, "missing input");
   if (!in->konst)
     return lathe_status_make(LATHE_STATUS_UNSUPPORTED,

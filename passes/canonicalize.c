@@ -159,11 +159,13 @@ static bool lossless(lathe_dtype_t from, lathe_dtype_t to) {
   if (from == to || from == LATHE_DTYPE_BOOL) return true;
   if ((lathe_dtype_flags(from) | lathe_dtype_flags(to)) & LATHE_DTYPE_PACKED) return false;
   if (ff && tf) return tb > fb; /* f16 and bf16 (same width) do not contain each other */
-  if (ff) return false; /* floats to integers truncate */
+  if (ff) return false;         /* floats to integers truncate */
   unsigned value_bits = lathe_dtype_is_signed(from) ? fb - 1 : fb; /* magnitude bits */
   if (tf) {
-    unsigned mantissa = to == LATHE_DTYPE_F64 ? 53 : to == LATHE_DTYPE_F32 ? 24
-                      : to == LATHE_DTYPE_F16 ? 11 : 8;
+    unsigned mantissa = to == LATHE_DTYPE_F64   ? 53
+                        : to == LATHE_DTYPE_F32 ? 24
+                        : to == LATHE_DTYPE_F16 ? 11
+                                                : 8;
     return value_bits <= mantissa;
   }
   if (to == LATHE_DTYPE_BOOL) return false;
@@ -197,9 +199,9 @@ static lathe_status_t fold_casts(lathe_op_t *op, bool *out) {
 }
 
 static const pattern_fn patterns[LATHE_OP_KIND_COUNT] = {
-    [LATHE_OP_IDENTITY] = drop_identity, [LATHE_OP_DROPOUT] = drop_identity,
-    [LATHE_OP_ADD] = drop_neutral,       [LATHE_OP_SUB] = drop_neutral,
-    [LATHE_OP_MUL] = drop_neutral,       [LATHE_OP_DIV] = drop_neutral,
+    [LATHE_OP_IDENTITY] = drop_identity,    [LATHE_OP_DROPOUT] = drop_identity,
+    [LATHE_OP_ADD] = drop_neutral,          [LATHE_OP_SUB] = drop_neutral,
+    [LATHE_OP_MUL] = drop_neutral,          [LATHE_OP_DIV] = drop_neutral,
     [LATHE_OP_TRANSPOSE] = fold_transposes, [LATHE_OP_RESHAPE] = fold_reshapes,
     [LATHE_OP_CAST] = fold_casts,
 };

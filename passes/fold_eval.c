@@ -19,8 +19,11 @@ typedef double (*f64_fn)(const double *x, uint32_t n);
 typedef bool (*i64_fn)(const int64_t *x, uint32_t n, int64_t *out);
 
 /* ---- double domain ---- */
-#define F1(name, expr) \
-  static double name(const double *x, uint32_t n) { (void)n; return (expr); }
+#define F1(name, expr)                              \
+  static double name(const double *x, uint32_t n) { \
+    (void)n;                                        \
+    return (expr);                                  \
+  }
 F1(f_neg, -x[0])
 F1(f_abs, fabs(x[0]))
 F1(f_relu, x[0] < 0 ? 0.0 : x[0]) /* NaN passes through, like the kernels */
@@ -65,7 +68,10 @@ static double f_sum(const double *x, uint32_t n) {
   for (uint32_t i = 1; i < n; ++i) s += x[i];
   return s;
 }
-static double f_mul(const double *x, uint32_t n) { (void)n; return x[0] * x[1]; }
+static double f_mul(const double *x, uint32_t n) {
+  (void)n;
+  return x[0] * x[1];
+}
 /* ONNX min/max propagate NaN: once the running value is NaN it stays. */
 static double f_min(const double *x, uint32_t n) {
   double m = x[0];
@@ -81,8 +87,12 @@ static double f_max(const double *x, uint32_t n) {
 }
 
 /* ---- int64 domain: wrap-around arithmetic through uint64 ---- */
-#define I1(name, expr) \
-  static bool name(const int64_t *x, uint32_t n, int64_t *out) { (void)n; *out = (expr); return true; }
+#define I1(name, expr)                                           \
+  static bool name(const int64_t *x, uint32_t n, int64_t *out) { \
+    (void)n;                                                     \
+    *out = (expr);                                               \
+    return true;                                                 \
+  }
 I1(i_neg, (int64_t)(0 - (uint64_t)x[0]))
 I1(i_abs, x[0] < 0 ? (int64_t)(0 - (uint64_t)x[0]) : x[0])
 I1(i_relu, x[0] < 0 ? 0 : x[0])

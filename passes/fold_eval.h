@@ -33,8 +33,8 @@ const lathe_fold_rule_t *lathe_fold_rule(lathe_op_kind_t kind);
 /* Evaluators for data movement and shape queries (fold_eval_move.c). */
 bool lathe_fold_copy(const lathe_op_t *op, const lathe_literal_t *in, const lathe_type_t *rt,
                      void *out);
-bool lathe_fold_transpose(const lathe_op_t *op, const lathe_literal_t *in,
-                          const lathe_type_t *rt, void *out);
+bool lathe_fold_transpose(const lathe_op_t *op, const lathe_literal_t *in, const lathe_type_t *rt,
+                          void *out);
 bool lathe_fold_concat(const lathe_op_t *op, const lathe_literal_t *in, const lathe_type_t *rt,
                        void *out);
 bool lathe_fold_slice(const lathe_op_t *op, const lathe_literal_t *in, const lathe_type_t *rt,

@@ -32,7 +32,7 @@ static void strides_of(const lathe_type_t *t, int64_t *out) {
 }
 
 /* Visits every result position: `index` holds the multi-index. */
-#define FOR_EACH_INDEX(rt, k, index)                                                  \
+#define FOR_EACH_INDEX(rt, k, index)                                                    \
   for (int64_t k = 0, index[LATHE_MAX_RANK] = {0}, count_ = product(rt, 0, (rt)->rank); \
        k < count_; ++k, advance(rt, index))
 
@@ -54,8 +54,8 @@ bool lathe_fold_copy(const lathe_op_t *op, const lathe_literal_t *in, const lath
   return true;
 }
 
-bool lathe_fold_transpose(const lathe_op_t *op, const lathe_literal_t *in,
-                          const lathe_type_t *rt, void *out) {
+bool lathe_fold_transpose(const lathe_op_t *op, const lathe_literal_t *in, const lathe_type_t *rt,
+                          void *out) {
   size_t es = elem_size(rt->dtype);
   const lathe_type_t *t = &in[0].type;
   if (!es || t->rank != rt->rank) return false;

@@ -12,10 +12,18 @@
 
 bool lathe_literal_dtype_supported(lathe_dtype_t dtype) {
   switch (dtype) {
-  case LATHE_DTYPE_F32: case LATHE_DTYPE_F64: case LATHE_DTYPE_F16: case LATHE_DTYPE_BF16:
-  case LATHE_DTYPE_I8: case LATHE_DTYPE_U8: case LATHE_DTYPE_I16: case LATHE_DTYPE_U16:
-  case LATHE_DTYPE_I32: case LATHE_DTYPE_U32: case LATHE_DTYPE_I64: case LATHE_DTYPE_BOOL:
-    return true;
+  case LATHE_DTYPE_F32:
+  case LATHE_DTYPE_F64:
+  case LATHE_DTYPE_F16:
+  case LATHE_DTYPE_BF16:
+  case LATHE_DTYPE_I8:
+  case LATHE_DTYPE_U8:
+  case LATHE_DTYPE_I16:
+  case LATHE_DTYPE_U16:
+  case LATHE_DTYPE_I32:
+  case LATHE_DTYPE_U32:
+  case LATHE_DTYPE_I64:
+  case LATHE_DTYPE_BOOL: return true;
   default: return false;
   }
 }
@@ -37,7 +45,8 @@ bool lathe_literal_of(const lathe_value_t *value, lathe_literal_t *out) {
 }
 
 /* Reads / writes a T at element i without alignment assumptions. */
-#define GET(T) (memcpy(&u.T##_, (const uint8_t *)data + i * (int64_t)sizeof u.T##_, sizeof u.T##_), u.T##_)
+#define GET(T) \
+  (memcpy(&u.T##_, (const uint8_t *)data + i * (int64_t)sizeof u.T##_, sizeof u.T##_), u.T##_)
 #define PUT(T, v) \
   (u.T##_ = (v), memcpy((uint8_t *)data + i * (int64_t)sizeof u.T##_, &u.T##_, sizeof u.T##_))
 
@@ -98,10 +107,13 @@ void lathe_literal_store_i64(lathe_dtype_t dtype, void *data, int64_t i, int64_t
   scalar_t u;
   /* Narrowing goes through the unsigned type: defined wrap-around. */
   switch (dtype) {
-  case LATHE_DTYPE_I8: case LATHE_DTYPE_U8: PUT(u8, (uint8_t)v); break;
+  case LATHE_DTYPE_I8:
+  case LATHE_DTYPE_U8: PUT(u8, (uint8_t)v); break;
   case LATHE_DTYPE_BOOL: PUT(u8, v != 0); break;
-  case LATHE_DTYPE_I16: case LATHE_DTYPE_U16: PUT(u16, (uint16_t)v); break;
-  case LATHE_DTYPE_I32: case LATHE_DTYPE_U32: PUT(u32, (uint32_t)v); break;
+  case LATHE_DTYPE_I16:
+  case LATHE_DTYPE_U16: PUT(u16, (uint16_t)v); break;
+  case LATHE_DTYPE_I32:
+  case LATHE_DTYPE_U32: PUT(u32, (uint32_t)v); break;
   case LATHE_DTYPE_I64: PUT(i64, v); break;
   default:
     if (lathe_dtype_is_float(dtype)) lathe_literal_store_f64(dtype, data, i, (double)v);

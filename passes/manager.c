@@ -68,8 +68,7 @@ static void print_timing(FILE *out, const lathe_pipeline_t *pl, const double *ms
   fputs("// -----// Pass timing //----- //\n", out);
   fprintf(out, "%12s %8s  %s\n", "wall ms", "%", "pass");
   for (uint32_t i = 0; i < pl->num_entries; ++i)
-    fprintf(out, "%12.3f %7.1f%%  %s\n", ms[i], 100.0 * ms[i] / denom,
-            pl->entries[i].pass->name);
+    fprintf(out, "%12.3f %7.1f%%  %s\n", ms[i], 100.0 * ms[i] / denom, pl->entries[i].pass->name);
   fprintf(out, "%12.3f %7.1f%%  %s\n", verify_ms, 100.0 * verify_ms / denom, "(verify)");
   fprintf(out, "%12.3f %7.1f%%  %s\n", total, total > 0 ? 100.0 : 0.0, "total");
   fflush(out);

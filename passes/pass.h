@@ -118,7 +118,7 @@ struct lathe_pipeline {
 /* lathe_pipeline_parse against another registry than passes.def (`passes`
  * must outlive the pipeline); lets tests exercise every option type. */
 lathe_status_t lathe_pipeline_parse_with(const lathe_pass_info_t *passes, uint32_t num_passes,
-                                        const char *text, lathe_pipeline_t **out_pipeline);
+                                         const char *text, lathe_pipeline_t **out_pipeline);
 
 /* Run functions named in passes.def. */
 #define PASS(ident, name, summary, options, run) \

@@ -22,9 +22,9 @@ typedef struct lathe_pipeline lathe_pipeline_t;
 typedef struct lathe_pipeline_config {
   const char *print_ir_after; /* comma-separated pass names, or NULL */
   int print_ir_after_all;
-  int time_passes;      /* print a timing table after the run */
-  int skip_verify;      /* don't verify after each pass */
-  FILE *dump_stream;    /* IR dumps and timings; stderr when NULL */
+  int time_passes;   /* print a timing table after the run */
+  int skip_verify;   /* don't verify after each pass */
+  FILE *dump_stream; /* IR dumps and timings; stderr when NULL */
 } lathe_pipeline_config_t;
 
 /* Parses a pipeline string. Unknown pass names, unknown options and badly

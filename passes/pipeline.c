@@ -177,7 +177,7 @@ static lathe_status_t parse_entries(cursor_t *c, lathe_pipeline_t *pl, uint32_t 
 }
 
 lathe_status_t lathe_pipeline_parse_with(const lathe_pass_info_t *passes, uint32_t num_passes,
-                                        const char *text, lathe_pipeline_t **out_pipeline) {
+                                         const char *text, lathe_pipeline_t **out_pipeline) {
   lathe_pipeline_t *pl = calloc(1, sizeof *pl);
   if (!pl) return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   lathe_arena_init(&pl->arena);

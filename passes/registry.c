@@ -23,8 +23,7 @@ const lathe_pass_info_t *lathe_pass_at(uint32_t i) {
 const lathe_pass_info_t *lathe_pass_lookup(const lathe_pass_info_t *passes, uint32_t num_passes,
                                            const char *name, size_t len) {
   for (uint32_t i = 0; i < num_passes; ++i)
-    if (strlen(passes[i].name) == len && memcmp(passes[i].name, name, len) == 0)
-      return &passes[i];
+    if (strlen(passes[i].name) == len && memcmp(passes[i].name, name, len) == 0) return &passes[i];
   return NULL;
 }
 

@@ -114,7 +114,8 @@ static void test_errors(void **state) {
   expect_error("fold-constants{max-elements=1",
                "pipeline 'fold-constants{max-elements=1': expected ',' or '}' after an option "
                "value at its end");
-  expect_error("cse dce", "pipeline 'cse dce': expected ',' between passes at column 5 (found 'd')");
+  expect_error("cse dce",
+               "pipeline 'cse dce': expected ',' between passes at column 5 (found 'd')");
   expect_error("cse{=1}", "pipeline 'cse{=1}': expected an option name at column 5 (found '=')");
 }
 
@@ -144,8 +145,9 @@ static void test_typed_options(void **state) {
   lathe_strbuf_t sb;
   lathe_strbuf_init(&sb);
   lathe_pipeline_print(&sb, pl);
-  assert_string_equal(lathe_strbuf_cstr(&sb),
-                      "x{n=7,fraction=0.25,on=true,mode=\"a, b}\"},x{n=7,fraction=0.5,on=false,mode=auto}");
+  assert_string_equal(
+      lathe_strbuf_cstr(&sb),
+      "x{n=7,fraction=0.25,on=true,mode=\"a, b}\"},x{n=7,fraction=0.5,on=false,mode=auto}");
   lathe_strbuf_destroy(&sb);
   /* What the pass sees through its context. */
   lathe_pass_ctx_t ctx = {.pass = pl->entries[0].pass, .options = pl->entries[0].options};
@@ -162,9 +164,11 @@ static void test_typed_options(void **state) {
                     "option 'fraction' of pass 'x' expects a float, got 'abc'");
   expect_error_with(typed_registry, 1, "x{fraction=1e999}",
                     "option 'fraction' of pass 'x' expects a float, got '1e999'");
-  expect_error_with(typed_registry, 1, "x{on=2}", "option 'on' of pass 'x' expects a bool, got '2'");
-  expect_error_with(typed_registry, 1, "x{mode=\"open}",
-                    "pipeline 'x{mode=\"open}': unterminated quoted value at column 8 (found '\"')");
+  expect_error_with(typed_registry, 1, "x{on=2}",
+                    "option 'on' of pass 'x' expects a bool, got '2'");
+  expect_error_with(
+      typed_registry, 1, "x{mode=\"open}",
+      "pipeline 'x{mode=\"open}': unterminated quoted value at column 8 (found '\"')");
 }
 
 /* ---- running ---- */
@@ -190,7 +194,8 @@ static lathe_module_t *small_module(void) {
 /* Breaks the IR: declares the first op's result with a wrong shape. */
 static lathe_status_t break_run(lathe_pass_ctx_t *ctx, lathe_graph_t *graph) {
   int64_t five = 5;
-  lathe_type_t t = lathe_type_make_static(lathe_module_arena(ctx->module), LATHE_DTYPE_F32, 1, &five);
+  lathe_type_t t =
+      lathe_type_make_static(lathe_module_arena(ctx->module), LATHE_DTYPE_F32, 1, &five);
   lathe_value_set_type(&graph->first->results[0], &t);
   lathe_pass_mark_changed(ctx);
   return NULL;
@@ -245,8 +250,9 @@ static void test_pass_errors_name_the_pass(void **state) {
   lathe_module_t *m = small_module();
   lathe_status_t st = run_with("fail", m, NULL);
   assert_int_equal(lathe_status_code(st), LATHE_STATUS_UNSUPPORTED);
-  assert_string_equal(lathe_status_message(st),
-                      "pass 'fail': pass 'fail' needs calibration data, which is not available yet");
+  assert_string_equal(
+      lathe_status_message(st),
+      "pass 'fail': pass 'fail' needs calibration data, which is not available yet");
   lathe_status_free(st);
   lathe_module_destroy(m);
 }
@@ -256,11 +262,11 @@ static void test_dumps_and_timing(void **state) {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
-  lathe_pipeline_config_t config = {
-      .print_ir_after = "noop", .time_passes = 1, .dump_stream = f};
+  lathe_pipeline_config_t config = {.print_ir_after = "noop", .time_passes = 1, .dump_stream = f};
   assert_null(run_with("noop,noop", m, &config));
   fclose(f);
-  const char *first = strstr(text, "// -----// IR Dump After noop //----- //\ngraph @g(%x: f32[4])");
+  const char *first =
+      strstr(text, "// -----// IR Dump After noop //----- //\ngraph @g(%x: f32[4])");
   assert_non_null(first);
   assert_non_null(strstr(first + 1, "// -----// IR Dump After noop //----- //\n"));
   assert_non_null(strstr(text, "// -----// Pass timing //----- //\n"));
@@ -282,18 +288,24 @@ static void test_help_lists_every_pass(void **state) {
   FILE *f = open_memstream(&text, &len);
   lathe_pass_print_help(f);
   fclose(f);
-  for (uint32_t i = 0; i < lathe_pass_count(); ++i) assert_non_null(strstr(text, lathe_pass_at(i)->name));
+  for (uint32_t i = 0; i < lathe_pass_count(); ++i)
+    assert_non_null(strstr(text, lathe_pass_at(i)->name));
   assert_non_null(strstr(text, "max-elements: int = 65536"));
   free(text);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_empty_pipeline),     cmocka_unit_test(test_names_and_defaults),
-      cmocka_unit_test(test_options_and_blanks), cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_typed_options),      cmocka_unit_test(test_help_lists_every_pass),
-      cmocka_unit_test(test_run_dce),            cmocka_unit_test(test_verify_after_each_pass),
-      cmocka_unit_test(test_pass_errors_name_the_pass), cmocka_unit_test(test_dumps_and_timing),
+      cmocka_unit_test(test_empty_pipeline),
+      cmocka_unit_test(test_names_and_defaults),
+      cmocka_unit_test(test_options_and_blanks),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_typed_options),
+      cmocka_unit_test(test_help_lists_every_pass),
+      cmocka_unit_test(test_run_dce),
+      cmocka_unit_test(test_verify_after_each_pass),
+      cmocka_unit_test(test_pass_errors_name_the_pass),
+      cmocka_unit_test(test_dumps_and_timing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,7 +71,8 @@ static lathe_status_t fold_op(lathe_op_t *op, int64_t max_elements, bool *out_fo
 
   void *buf = calloc(1, bytes ? (size_t)bytes : 1);
   if (!buf) return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-  if (!rule->eval(op, in, rt, buf)) {
+  /* An empty result needs no evaluation (and its operands may have no bytes). */
+  if (count > 0 && !rule->eval(op, in, rt, buf)) {
     free(buf);
     return NULL;
   }

@@ -89,6 +89,7 @@ bool lathe_fold_concat(const lathe_op_t *op, const lathe_literal_t *in, const la
       const lathe_type_t *t = &in[j].type;
       if (t->rank != rt->rank || t->dtype != rt->dtype) return false;
       size_t chunk = (size_t)product(t, axis, t->rank) * es;
+      if (!chunk) continue; /* an empty operand may have no bytes at all */
       memcpy(dst, in[j].data + (size_t)o * chunk, chunk);
       dst += chunk;
     }

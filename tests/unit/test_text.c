@@ -141,6 +141,60 @@ static void test_noncanonical_input_prints_canonically(void **state) {
   lathe_module_destroy(m);
 }
 
+/* Prints a dense constant holding `count` elements from `data`, parses the
+ * text back and checks the bytes are unchanged. */
+static void assert_dense_roundtrip(lathe_dtype_t dtype, const void *data, int64_t count) {
+  lathe_module_t *m = lathe_module_create("built");
+  lathe_graph_t *g;
+  assert_null(lathe_graph_create(m, "g", &g));
+  uint64_t bytes;
+  assert_true(lathe_dtype_storage_bytes(dtype, (uint64_t)count, &bytes));
+  lathe_weight_t *w;
+  assert_null(lathe_weight_create_inline(m, dtype, data, bytes, &w));
+  w->form = LATHE_WEIGHT_FORM_DENSE;
+  lathe_type_t t = lathe_type_make_static(lathe_module_arena(m), dtype, 1, &count);
+  lathe_builder_t b = lathe_builder_at_end(g);
+  lathe_value_t *v;
+  assert_null(lathe_build_const(&b, w, &t, &v));
+  lathe_build_return(g, 1, &v);
+  char *text = print_module(m);
+  lathe_module_destroy(m);
+  assert_null(parse_with(text, NULL, &m));
+  assert_memory_equal(lathe_module_first_graph(m)->first->weight->data, data, bytes);
+  free(text);
+  lathe_module_destroy(m);
+}
+
+static void test_float_elements_roundtrip(void **state) {
+  /* Every f16 and bf16 pattern except NaNs (which all print as "nan"). */
+  uint16_t *h = malloc(65536 * sizeof *h), *bf = malloc(65536 * sizeof *bf);
+  int64_t nh = 0, nbf = 0;
+  for (uint32_t i = 0; i <= 0xffff; ++i) {
+    if ((i & 0x7c00) != 0x7c00 || !(i & 0x3ff)) h[nh++] = (uint16_t)i;
+    if ((i & 0x7f80) != 0x7f80 || !(i & 0x7f)) bf[nbf++] = (uint16_t)i;
+  }
+  assert_dense_roundtrip(LATHE_DTYPE_F16, h, nh);
+  assert_dense_roundtrip(LATHE_DTYPE_BF16, bf, nbf);
+  free(h);
+  free(bf);
+  /* A spread of f32 and f64 patterns: every exponent, varied mantissas. */
+  enum { N = 20000 };
+  uint32_t *f = malloc(N * sizeof *f);
+  uint64_t *d = malloc(N * sizeof *d);
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  int64_t nf = 0, nd = 0;
+  for (int i = 0; i < N; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+    uint32_t fb = (uint32_t)(x >> 32);
+    if ((fb & 0x7f800000) != 0x7f800000) f[nf++] = fb;
+    if ((x & 0x7ff0000000000000u) != 0x7ff0000000000000u) d[nd++] = x;
+  }
+  assert_dense_roundtrip(LATHE_DTYPE_F32, f, nf);
+  assert_dense_roundtrip(LATHE_DTYPE_F64, d, nd);
+  free(f);
+  free(d);
+}
+
 /* ---- diagnostics ---- */
 
 static void test_errors_names_and_ops(void **state) {
@@ -447,6 +501,7 @@ int main(void) {
       cmocka_unit_test(test_roundtrip_every_dtype),
       cmocka_unit_test(test_literals_are_stored_exactly),
       cmocka_unit_test(test_noncanonical_input_prints_canonically),
+      cmocka_unit_test(test_float_elements_roundtrip),
       cmocka_unit_test(test_errors_names_and_ops),
       cmocka_unit_test(test_errors_attributes),
       cmocka_unit_test(test_errors_types),

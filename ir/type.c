@@ -38,6 +38,16 @@ bool lathe_type_refines(const lathe_type_t *declared, const lathe_type_t *inferr
   return true;
 }
 
+bool lathe_type_consistent(const lathe_type_t *a, const lathe_type_t *b) {
+  if (a->dtype != b->dtype || a->rank != b->rank) return false;
+  for (uint32_t i = 0; i < a->rank; ++i) {
+    lathe_dim_t x = a->dims[i], y = b->dims[i];
+    if (lathe_dim_is_unknown(x) || lathe_dim_is_unknown(y)) continue;
+    if (!lathe_dim_equal(x, y)) return false;
+  }
+  return true;
+}
+
 bool lathe_type_is_static(const lathe_type_t *t) {
   for (uint32_t i = 0; i < t->rank; ++i)
     if (!lathe_dim_is_static(t->dims[i])) return false;

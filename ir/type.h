@@ -58,6 +58,11 @@ bool lathe_type_compatible(const lathe_type_t *a, const lathe_type_t *b);
 /* `declared` refines-or-equals `inferred`: same dtype and rank, and each
  * inferred dim that is known (static or symbolic) is matched exactly. */
 bool lathe_type_refines(const lathe_type_t *declared, const lathe_type_t *inferred);
+/* No contradiction between two descriptions of one value: same dtype and rank,
+ * and every dim pair where both are known (static or symbolic) is equal. An
+ * unknown dim on either side agrees with anything, so a declared type may be
+ * less precise than the inferred one (infer-shapes then refines it). */
+bool lathe_type_consistent(const lathe_type_t *a, const lathe_type_t *b);
 bool lathe_type_is_static(const lathe_type_t *t);
 
 /* Copies t's dims into the arena so the result does not borrow t. */

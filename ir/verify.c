@@ -71,7 +71,7 @@ lathe_status_t lathe_op_verify(const lathe_op_t *op) {
     lathe_type_t inferred[op->num_results];
     LATHE_RETURN_IF_ERROR(lathe_op_infer_types(op, inferred));
     for (uint32_t i = 0; i < op->num_results; ++i)
-      if (!lathe_type_refines(&op->results[i].type, &inferred[i]))
+      if (!lathe_type_consistent(&op->results[i].type, &inferred[i]))
         return type_mismatch(op, i, &op->results[i].type, &inferred[i]);
   }
   return NULL;

@@ -4,9 +4,9 @@
  * arity, attributes (known names, right kinds, required ones present) and
  * registry verifier pass; every operand is defined earlier in the same graph;
  * each op's declared result types agree with what inference derives from its
- * operands (a declared type may be more precise than the inferred one, where
- * inference yields unknown dims, but never contradict it); use lists match the
- * operand slots.
+ * operands (lathe_type_consistent: either side may leave a dim unknown `?`,
+ * known dims must match; infer-shapes fills in what inference knows); use
+ * lists match the operand slots.
  *
  * Errors are located at the offending op ("file:line:col: error: op 'add': ...").
  */

@@ -37,12 +37,8 @@ static int is_ident_start(int c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 static int is_ident_char(int c) { return is_ident_start(c) || is_digit(c) || c == '.'; }
-static int is_hex(int c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-static int hex_value(int c) {
-  return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
-}
+static int is_hex(int c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+static int hex_value(int c) { return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10; }
 
 static int peek(const lathe_lexer_t *lx, size_t ahead) {
   return lx->pos + ahead < lx->end ? (unsigned char)lx->pos[ahead] : -1;
@@ -98,8 +94,8 @@ static lathe_status_t lex_number(lathe_lexer_t *lx, lathe_token_t *tok) {
     n = span_while(lx, m, is_digit);
   }
   if (is_ident_char(peek(lx, n)))
-    return lathe_text_error_at(lx->filename, tok->line, tok->col,
-                               "malformed number '%.*s%c'", (int)n, lx->pos, peek(lx, n));
+    return lathe_text_error_at(lx->filename, tok->line, tok->col, "malformed number '%.*s%c'",
+                               (int)n, lx->pos, peek(lx, n));
   tok->len = n;
   advance(lx, n);
   return NULL;
@@ -196,8 +192,8 @@ lathe_status_t lathe_lexer_next(lathe_lexer_t *lx, lathe_token_t *out) {
   } else if (c >= 0x21 && c < 0x7f) {
     return lathe_text_error_at(lx->filename, tok.line, tok.col, "unexpected character '%c'", c);
   } else {
-    return lathe_text_error_at(lx->filename, tok.line, tok.col,
-                               "unexpected character '\\x%02x'", (unsigned)c);
+    return lathe_text_error_at(lx->filename, tok.line, tok.col, "unexpected character '\\x%02x'",
+                               (unsigned)c);
   }
   *out = tok;
   return NULL;
@@ -210,8 +206,9 @@ int lathe_token_is(const lathe_token_t *tok, const char *word) {
 
 const char *lathe_token_kind_name(lathe_token_kind_t kind) {
   static const char *const names[LATHE_TOK_KIND_COUNT] = {
-      "end of input", "identifier", "value", "integer", "float", "string",
-      "'@'", "'('", "')'", "'['", "']'", "'{'", "'}'", "','", "':'", "'='", "'->'", "'?'", "'-'"};
+      "end of input", "identifier", "value", "integer", "float", "string", "'@'",
+      "'('",          "')'",        "'['",   "']'",     "'{'",   "'}'",    "','",
+      "':'",          "'='",        "'->'",  "'?'",     "'-'"};
   return (unsigned)kind < LATHE_TOK_KIND_COUNT ? names[kind] : "token";
 }
 

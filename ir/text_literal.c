@@ -186,8 +186,8 @@ void lathe_text_print_element(lathe_strbuf_t *sb, lathe_dtype_t dtype, const uin
 
 lathe_status_t lathe_text_parse_int(const char *text, size_t len, int64_t *out) {
   if (!looks_int(text, len))
-    return lathe_status_make(LATHE_STATUS_PARSE_ERROR, "expected an integer, got '%.*s'",
-                             (int)len, text);
+    return lathe_status_make(LATHE_STATUS_PARSE_ERROR, "expected an integer, got '%.*s'", (int)len,
+                             text);
   cstr_t c;
   cstr_init(&c, text, len);
   errno = 0;
@@ -207,15 +207,15 @@ lathe_status_t lathe_text_parse_double(const char *text, size_t len, double *out
     return NULL;
   }
   if (!looks_int(text, len) && !looks_float(text, len))
-    return lathe_status_make(LATHE_STATUS_PARSE_ERROR, "expected a number, got '%.*s'",
-                             (int)len, text);
+    return lathe_status_make(LATHE_STATUS_PARSE_ERROR, "expected a number, got '%.*s'", (int)len,
+                             text);
   cstr_t c;
   cstr_init(&c, text, len);
   double v = strtod(c.str, NULL);
   cstr_free(&c);
   if (isinf(v))
-    return lathe_status_make(LATHE_STATUS_OUT_OF_RANGE, "%.*s is out of range for f64",
-                             (int)len, text);
+    return lathe_status_make(LATHE_STATUS_OUT_OF_RANGE, "%.*s is out of range for f64", (int)len,
+                             text);
   *out = v;
   return NULL;
 }

@@ -36,7 +36,9 @@ typedef struct {
   uint64_t offset;    /* file */
 } pending_t;
 
-static lathe_parse_pos_t save(const lathe_parser_t *p) { return (lathe_parse_pos_t){p->lex, p->tok}; }
+static lathe_parse_pos_t save(const lathe_parser_t *p) {
+  return (lathe_parse_pos_t){p->lex, p->tok};
+}
 static void restore(lathe_parser_t *p, lathe_parse_pos_t pos) {
   p->lex = pos.lex;
   p->tok = pos.tok;
@@ -52,7 +54,8 @@ static const char *resolve(lathe_parser_t *p, const char *path) {
 lathe_status_t lathe_parser_weights_decl(lathe_parser_t *p) {
   lathe_token_t tok;
   LATHE_RETURN_IF_ERROR(lathe_parser_advance(p));
-  LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_STRING, "a path string after 'weights'", &tok));
+  LATHE_RETURN_IF_ERROR(
+      lathe_parser_expect(p, LATHE_TOK_STRING, "a path string after 'weights'", &tok));
   const char *display = lathe_token_string_value(&tok, p->arena);
   if (!p->options->open_weight_source)
     return lathe_parser_error(p, &tok,
@@ -60,8 +63,8 @@ lathe_status_t lathe_parser_weights_decl(lathe_parser_t *p) {
                               "(use @file(...) or dense[...] constants)",
                               display);
   lathe_weight_source_t source = {0};
-  lathe_status_t st = p->options->open_weight_source(p->options->opener_ctx,
-                                                     resolve(p, display), &source);
+  lathe_status_t st =
+      p->options->open_weight_source(p->options->opener_ctx, resolve(p, display), &source);
   if (st) return lathe_parser_relocate(p, &tok, st);
   lathe_module_add_weight_source(p->module, display, &source);
   return NULL;
@@ -139,7 +142,8 @@ static lathe_status_t store(lathe_parser_t *p, const lathe_token_t *tok, const c
 static lathe_status_t make_inline(lathe_parser_t *p, const pending_t *w, const lathe_type_t *type,
                                   uint64_t count, uint64_t bytes, lathe_weight_t **out) {
   if (w->form == W_DENSE && w->count != count)
-    return lathe_parser_error(p, &w->tok, "dense literal has %" PRIu64 " element%s but %s has %" PRIu64,
+    return lathe_parser_error(p, &w->tok,
+                              "dense literal has %" PRIu64 " element%s but %s has %" PRIu64,
                               w->count, w->count == 1 ? "" : "s", type_str(p, type), count);
   if (bytes > MAX_INLINE_BYTES)
     return lathe_parser_error(p, &w->tok,
@@ -208,12 +212,13 @@ static lathe_status_t make_named(lathe_parser_t *p, const pending_t *w, const la
   return NULL;
 }
 
-lathe_status_t lathe_parser_const(lathe_parser_t *p, lathe_graph_t *g,
-                                  const lathe_token_t *result, lathe_loc_t loc) {
+lathe_status_t lathe_parser_const(lathe_parser_t *p, lathe_graph_t *g, const lathe_token_t *result,
+                                  lathe_loc_t loc) {
   pending_t w = {0};
   LATHE_RETURN_IF_ERROR(parse_pending(p, &w));
   lathe_token_t colon, type_tok;
-  LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_COLON, "':' and the constant's type", &colon));
+  LATHE_RETURN_IF_ERROR(
+      lathe_parser_expect(p, LATHE_TOK_COLON, "':' and the constant's type", &colon));
   type_tok = p->tok;
   lathe_type_t type;
   LATHE_RETURN_IF_ERROR(lathe_parser_type(p, &type));
@@ -236,8 +241,7 @@ lathe_status_t lathe_parser_const(lathe_parser_t *p, lathe_graph_t *g,
     LATHE_RETURN_IF_ERROR(make_inline(p, &w, &type, (uint64_t)count, bytes, &weight));
   else if (w.form == W_FILE)
     LATHE_RETURN_IF_ERROR(make_file_view(p, &w, type.dtype, bytes, &weight));
-  else
-    LATHE_RETURN_IF_ERROR(make_named(p, &w, &type, &weight));
+  else LATHE_RETURN_IF_ERROR(make_named(p, &w, &type, &weight));
 
   lathe_builder_t b = lathe_builder_at_end(g);
   b.loc = loc;

@@ -100,8 +100,7 @@ static lathe_status_t lookup_value(lathe_parser_t *p, const lathe_token_t *tok,
                                    lathe_value_t **out) {
   void *v;
   if (!lathe_hashmap_get(&p->values, tok->start, tok->len, &v))
-    return lathe_parser_error(p, tok, "use of undefined value '%%%.*s'", (int)tok->len,
-                              tok->start);
+    return lathe_parser_error(p, tok, "use of undefined value '%%%.*s'", (int)tok->len, tok->start);
   *out = v;
   return NULL;
 }
@@ -109,8 +108,7 @@ static lathe_status_t lookup_value(lathe_parser_t *p, const lathe_token_t *tok,
 lathe_status_t lathe_parser_check_new_value(const lathe_parser_t *p, const lathe_token_t *tok) {
   void *v;
   if (lathe_hashmap_get(&p->values, tok->start, tok->len, &v))
-    return lathe_parser_error(p, tok, "value '%%%.*s' is defined twice", (int)tok->len,
-                              tok->start);
+    return lathe_parser_error(p, tok, "value '%%%.*s' is defined twice", (int)tok->len, tok->start);
   return NULL;
 }
 
@@ -133,11 +131,10 @@ static lathe_status_t parse_dim(lathe_parser_t *p, lathe_dim_t *out) {
     lathe_status_t st = lathe_text_parse_int(tok.start, tok.len, &v);
     if (st || v > MAX_DIM) {
       lathe_status_free(st);
-      return lathe_parser_error(p, &tok, "dim %.*s is too large (the limit is 2^62)",
-                                (int)tok.len, tok.start);
+      return lathe_parser_error(p, &tok, "dim %.*s is too large (the limit is 2^62)", (int)tok.len,
+                                tok.start);
     }
-    if (v < 0)
-      return lathe_parser_error(p, &tok, "dims must be non-negative, got %" PRId64, v);
+    if (v < 0) return lathe_parser_error(p, &tok, "dims must be non-negative, got %" PRId64, v);
     *out = lathe_dim_static(v);
   } else {
     return lathe_parser_unexpected(p, "a dim (an integer, a symbol or '?')");
@@ -162,7 +159,8 @@ lathe_status_t lathe_parser_type(lathe_parser_t *p, lathe_type_t *out_type) {
     LATHE_RETURN_IF_ERROR(parse_dim(p, &dims[rank++]));
     LATHE_RETURN_IF_ERROR(accept_comma(p, &more));
   }
-  LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_RBRACKET, "',' or ']' in the shape", NULL));
+  LATHE_RETURN_IF_ERROR(
+      lathe_parser_expect(p, LATHE_TOK_RBRACKET, "',' or ']' in the shape", NULL));
   *out_type = lathe_type_make(p->arena, dtype, rank, dims);
   return NULL;
 }
@@ -191,8 +189,8 @@ lathe_status_t lathe_parser_literal(lathe_parser_t *p, const char **out_text, si
 
 static const char *kind_article(lathe_attr_kind_t kind) {
   static const char *const names[LATHE_ATTR_KIND_COUNT] = {
-      "nothing", "an int", "a float", "a string", "a list of ints", "a list of floats",
-      "a list of strings", "a dtype"};
+      "nothing",        "an int",           "a float",           "a string",
+      "a list of ints", "a list of floats", "a list of strings", "a dtype"};
   return (unsigned)kind < LATHE_ATTR_KIND_COUNT ? names[kind] : "?";
 }
 
@@ -287,12 +285,12 @@ static lathe_status_t parse_attrs(lathe_parser_t *p, lathe_op_kind_t op) {
     for (size_t i = 0; i < p->attrs.len; ++i)
       if (strcmp(seen[i].name, key) == 0)
         return lathe_parser_error(p, &name, "attribute '%s' is given twice", key);
-    LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_EQUAL, "'=' after the attribute name", NULL));
+    LATHE_RETURN_IF_ERROR(
+        lathe_parser_expect(p, LATHE_TOK_EQUAL, "'=' after the attribute name", NULL));
     lathe_attr_t a = {.name = s->name, .kind = s->kind};
     if (s->kind == LATHE_ATTR_INTS || s->kind == LATHE_ATTR_FLOATS || s->kind == LATHE_ATTR_STRINGS)
       LATHE_RETURN_IF_ERROR(parse_list(p, op, s, &a));
-    else
-      LATHE_RETURN_IF_ERROR(parse_scalar(p, op, s, s->kind, &a));
+    else LATHE_RETURN_IF_ERROR(parse_scalar(p, op, s, s->kind, &a));
     *(lathe_attr_t *)lathe_vec_push(&p->attrs, sizeof a) = a;
     LATHE_RETURN_IF_ERROR(accept_comma(p, &more));
   }
@@ -323,7 +321,8 @@ static lathe_status_t parse_op(lathe_parser_t *p, lathe_graph_t *g) {
     *(lathe_token_t *)lathe_vec_push(&p->result_tokens, sizeof tok) = tok;
     LATHE_RETURN_IF_ERROR(accept_comma(p, &more));
   }
-  LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_EQUAL, "',' or '=' after the results", NULL));
+  LATHE_RETURN_IF_ERROR(
+      lathe_parser_expect(p, LATHE_TOK_EQUAL, "',' or '=' after the results", NULL));
   lathe_token_t name;
   LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_IDENT, "an op name", &name));
   uint32_t num_results = (uint32_t)p->result_tokens.len;
@@ -346,7 +345,8 @@ static lathe_status_t parse_op(lathe_parser_t *p, lathe_graph_t *g) {
   }
   if (p->tok.kind == LATHE_TOK_LBRACE) LATHE_RETURN_IF_ERROR(parse_attrs(p, kind));
   lathe_token_t colon;
-  LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_COLON, "':' and the result types", &colon));
+  LATHE_RETURN_IF_ERROR(
+      lathe_parser_expect(p, LATHE_TOK_COLON, "':' and the result types", &colon));
   for (more = true; more;) {
     LATHE_RETURN_IF_ERROR(lathe_parser_type(p, lathe_vec_push(&p->types, sizeof(lathe_type_t))));
     LATHE_RETURN_IF_ERROR(accept_comma(p, &more));
@@ -360,9 +360,9 @@ static lathe_status_t parse_op(lathe_parser_t *p, lathe_graph_t *g) {
 
   lathe_builder_t b = lathe_builder_at_end(g);
   b.loc = loc_of(p, &first);
-  lathe_op_t *op = lathe_build_op_typed(&b, kind, (uint32_t)p->operands.len, p->operands.data,
-                                        (uint32_t)p->attrs.len, p->attrs.data, num_results,
-                                        p->types.data);
+  lathe_op_t *op =
+      lathe_build_op_typed(&b, kind, (uint32_t)p->operands.len, p->operands.data,
+                           (uint32_t)p->attrs.len, p->attrs.data, num_results, p->types.data);
   const lathe_token_t *results = p->result_tokens.data;
   for (uint32_t i = 0; i < num_results; ++i)
     lathe_parser_define_value(p, &results[i], &op->results[i]);
@@ -399,8 +399,7 @@ static lathe_status_t parse_return(lathe_parser_t *p, lathe_graph_t *g, const la
   }
   if (p->operands.len != sig->len)
     return lathe_parser_error(p, &ret, "@%s returns %zu value%s but its signature declares %zu",
-                              g->name, p->operands.len, p->operands.len == 1 ? "" : "s",
-                              sig->len);
+                              g->name, p->operands.len, p->operands.len == 1 ? "" : "s", sig->len);
   lathe_op_t *op = lathe_build_return(g, (uint32_t)p->operands.len, p->operands.data);
   op->loc = loc_of(p, &ret);
   return NULL;
@@ -461,7 +460,8 @@ static lathe_status_t parse_graph(lathe_parser_t *p) {
   }
   LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_RPAREN, "',' or ')'", NULL));
   LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_ARROW, "'->' and the result types", NULL));
-  LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_LPAREN, "'(' before the result types", NULL));
+  LATHE_RETURN_IF_ERROR(
+      lathe_parser_expect(p, LATHE_TOK_LPAREN, "'(' before the result types", NULL));
   /* The signature outlives the ops' use of p->types, so it gets its own vector. */
   lathe_vec_t sig = {0};
   for (bool more = p->tok.kind != LATHE_TOK_RPAREN; more && !st;) {
@@ -481,7 +481,8 @@ static lathe_status_t parse_module(lathe_parser_t *p) {
   LATHE_RETURN_IF_ERROR(lathe_parser_advance(p));
   while (p->tok.kind != LATHE_TOK_EOF) {
     if (lathe_token_is(&p->tok, "graph")) LATHE_RETURN_IF_ERROR(parse_graph(p));
-    else if (lathe_token_is(&p->tok, "weights")) LATHE_RETURN_IF_ERROR(lathe_parser_weights_decl(p));
+    else if (lathe_token_is(&p->tok, "weights"))
+      LATHE_RETURN_IF_ERROR(lathe_parser_weights_decl(p));
     else return lathe_parser_unexpected(p, "'graph' or 'weights'");
   }
   return NULL;
@@ -543,9 +544,9 @@ lathe_status_t lathe_module_parse_file(const char *path, const lathe_parse_optio
   /* Parse straight from the mapping: no copy of the text. */
   lathe_mapped_file_t *file;
   LATHE_RETURN_IF_ERROR(lathe_mapped_file_open(path, &file));
-  lathe_status_t st = lathe_module_parse((const char *)lathe_mapped_file_data(file),
-                                         (size_t)lathe_mapped_file_size(file), path, options,
-                                         out_module);
+  lathe_status_t st =
+      lathe_module_parse((const char *)lathe_mapped_file_data(file),
+                         (size_t)lathe_mapped_file_size(file), path, options, out_module);
   lathe_mapped_file_release(file);
   return st;
 }

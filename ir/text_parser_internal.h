@@ -27,12 +27,12 @@ typedef struct lathe_parse_pos {
 
 typedef struct lathe_parser {
   lathe_lexer_t lex;
-  lathe_token_t tok; /* the current (lookahead) token */
+  lathe_token_t tok;    /* the current (lookahead) token */
   const char *filename; /* for diagnostics and path resolution */
   const char *loc_file; /* module-arena copy stored in op locations */
   const lathe_parse_options_t *options;
   lathe_module_t *module;
-  lathe_arena_t *arena; /* the module's */
+  lathe_arena_t *arena;   /* the module's */
   lathe_hashmap_t values; /* value name -> lathe_value_t*, current graph only */
   lathe_hashmap_t files;  /* resolved path -> lathe_mapped_file_t* (one mapping each) */
   lathe_vec_t operands, result_tokens, types, attrs, scratch;
@@ -65,8 +65,8 @@ lathe_status_t lathe_parser_literal(lathe_parser_t *p, const char **out_text, si
 lathe_status_t lathe_parser_weights_decl(lathe_parser_t *p);
 /* The rest of `VALUE = const weight : type`, from the weight on; `result`
  * is the result's name token and `loc` the op's location. */
-lathe_status_t lathe_parser_const(lathe_parser_t *p, lathe_graph_t *g,
-                                  const lathe_token_t *result, lathe_loc_t loc);
+lathe_status_t lathe_parser_const(lathe_parser_t *p, lathe_graph_t *g, const lathe_token_t *result,
+                                  lathe_loc_t loc);
 /* Records a new value's name, failing if the graph already has it. */
 lathe_status_t lathe_parser_check_new_value(const lathe_parser_t *p, const lathe_token_t *tok);
 void lathe_parser_define_value(lathe_parser_t *p, const lathe_token_t *tok, lathe_value_t *v);

@@ -134,8 +134,8 @@ static void print_attr_value(lathe_strbuf_t *sb, const lathe_attr_t *a) {
   case LATHE_ATTR_DTYPE: lathe_strbuf_append(sb, lathe_dtype_name(a->u.dtype)); return;
   default: break;
   }
-  size_t count = a->kind == LATHE_ATTR_INTS     ? a->u.ints.count
-                 : a->kind == LATHE_ATTR_FLOATS ? a->u.floats.count
+  size_t count = a->kind == LATHE_ATTR_INTS      ? a->u.ints.count
+                 : a->kind == LATHE_ATTR_FLOATS  ? a->u.floats.count
                  : a->kind == LATHE_ATTR_STRINGS ? a->u.strings.count
                                                  : 0;
   lathe_strbuf_putc(sb, '[');

@@ -57,16 +57,17 @@ static void test_f16_narrow_matches_hardware(void **state) {
     assert_int_equal(got, oracle_f32_to_f16(f));
   }
   /* Exact ties and the edges: the largest finite, overflow, subnormals. */
-  const float edges[] = {65504.0f, 65519.996f, 65520.0f, 65536.0f, 1e10f, -65520.0f,
-                         0x1p-14f, 0x1p-24f,   0x1p-25f, 0x1.8p-25f, 0x1.000002p-25f,
-                         0x1.ffcp-15f, 1.0f + 0x1p-11f, 1.0f + 0x3p-11f, -0.0f, 0.0f};
+  const float edges[] = {65504.0f,        65519.996f,      65520.0f,        65536.0f,
+                         1e10f,           -65520.0f,       0x1p-14f,        0x1p-24f,
+                         0x1p-25f,        0x1.8p-25f,      0x1.000002p-25f, 0x1.ffcp-15f,
+                         1.0f + 0x1p-11f, 1.0f + 0x3p-11f, -0.0f,           0.0f};
   for (size_t i = 0; i < sizeof edges / sizeof edges[0]; ++i)
     assert_int_equal(lathe_f32_to_f16(edges[i]), oracle_f32_to_f16(edges[i]));
   assert_int_equal(lathe_f32_to_f16(INFINITY), 0x7c00);
   assert_int_equal(lathe_f32_to_f16(-INFINITY), 0xfc00);
   assert_int_equal(lathe_f32_to_f16(65520.0f), 0x7c00);
-  assert_int_equal(lathe_f32_to_f16(0x1p-25f), 0x0000);       /* tie to even: zero */
-  assert_int_equal(lathe_f32_to_f16(0x1.8p-24f), 0x0002);     /* 1.5 units: tie to even */
+  assert_int_equal(lathe_f32_to_f16(0x1p-25f), 0x0000);   /* tie to even: zero */
+  assert_int_equal(lathe_f32_to_f16(0x1.8p-24f), 0x0002); /* 1.5 units: tie to even */
   assert_int_equal(lathe_f32_to_f16(-0.0f), 0x8000);
 }
 

@@ -216,10 +216,12 @@ static void test_errors_names_and_ops(void **state) {
 static void test_errors_attributes(void **state) {
   assert_error(G1("  %0 = relu %x {foo = 1} : f32[2]\n  return %0\n"),
                "t.lir:2:17: error: op 'relu' has no attribute 'foo'");
-  assert_error(G1("  %0 = transpose %x {perm = 1} : f32[2]\n  return %0\n"),
-               "t.lir:2:29: error: attribute 'perm' of 'transpose' must be a list of ints, got '1'");
-  assert_error(G1("  %0 = transpose %x {perm = [0.5]} : f32[2]\n  return %0\n"),
-               "t.lir:2:30: error: attribute 'perm' of 'transpose' must be a list of ints, got '0.5'");
+  assert_error(
+      G1("  %0 = transpose %x {perm = 1} : f32[2]\n  return %0\n"),
+      "t.lir:2:29: error: attribute 'perm' of 'transpose' must be a list of ints, got '1'");
+  assert_error(
+      G1("  %0 = transpose %x {perm = [0.5]} : f32[2]\n  return %0\n"),
+      "t.lir:2:30: error: attribute 'perm' of 'transpose' must be a list of ints, got '0.5'");
   assert_error(G1("  %0 = cast %x {to = f17} : f32[2]\n  return %0\n"),
                "t.lir:2:22: error: attribute 'to' of 'cast' must be a dtype, got 'f17'");
   assert_error(G1("  %0 = transpose %x {perm = [0], perm = [0]} : f32[2]\n  return %0\n"),
@@ -282,19 +284,24 @@ static void test_errors_constants(void **state) {
 
 static void test_errors_syntax(void **state) {
   assert_error(G1("  %0 = relu %x : f32[2]\n"), "t.lir:3:1: error: graph @g has no 'return'");
-  assert_error("graph @g(%x: f32[2]) -> (f32[2]) {\n  %0 = relu %x : f32[2]\n",
-               "t.lir:3:1: error: unexpected end of input: the body of @g (line 1) has no closing '}'");
-  assert_error("graph @g(%x: f32[2", "t.lir:1:19: error: unexpected end of input, expected ',' or ']' in the shape");
+  assert_error(
+      "graph @g(%x: f32[2]) -> (f32[2]) {\n  %0 = relu %x : f32[2]\n",
+      "t.lir:3:1: error: unexpected end of input: the body of @g (line 1) has no closing '}'");
+  assert_error("graph @g(%x: f32[2",
+               "t.lir:1:19: error: unexpected end of input, expected ',' or ']' in the shape");
   assert_error("graph @g(%x: f32[2]) -> () {\n  %0 = const dense[",
-               "t.lir:2:20: error: unexpected end of input, expected a literal (number, true, false, inf or nan)");
+               "t.lir:2:20: error: unexpected end of input, expected a literal (number, true, "
+               "false, inf or nan)");
   assert_error(G1("  %0 = cast %x {to = \"f16 : f32[2]\n  return %0\n"),
                "t.lir:2:22: error: unterminated string");
   assert_error(G1("  %0 = cast %x {to = \"a\\q\"} : f32[2]\n  return %0\n"),
                "t.lir:2:24: error: unknown escape sequence '\\q' in string");
   assert_error("graph @g() -> () { $ }", "t.lir:1:20: error: unexpected character '$'");
-  assert_error("graph @g() -> () {\n  return\n}\nfoo", "t.lir:4:1: error: expected 'graph' or 'weights', got 'foo'");
-  assert_error(G1("  return %x\n  %0 = relu %x : f32[2]\n"),
-               "t.lir:3:3: error: expected '}': 'return' must be the last op of the graph, got '%0'");
+  assert_error("graph @g() -> () {\n  return\n}\nfoo",
+               "t.lir:4:1: error: expected 'graph' or 'weights', got 'foo'");
+  assert_error(
+      G1("  return %x\n  %0 = relu %x : f32[2]\n"),
+      "t.lir:3:3: error: expected '}': 'return' must be the last op of the graph, got '%0'");
   assert_error("graph @g(%x: f32[12abc]) -> () {", "t.lir:1:18: error: malformed number '12a'");
   lathe_module_t *m;
   lathe_status_t st = lathe_module_parse("graph\0", 6, "t.lir", NULL, &m);
@@ -310,8 +317,8 @@ static void test_print_unnamed_and_clashing_values(void **state) {
   lathe_module_t *m = lathe_module_create("built");
   lathe_graph_t *g;
   assert_null(lathe_graph_create(m, "g", &g));
-  lathe_type_t t = lathe_type_make_static(lathe_module_arena(m), LATHE_DTYPE_F32, 1,
-                                          (const int64_t[]){2});
+  lathe_type_t t =
+      lathe_type_make_static(lathe_module_arena(m), LATHE_DTYPE_F32, 1, (const int64_t[]){2});
   lathe_value_t *x = lathe_graph_add_input(g, "x", &t);
   lathe_value_t *in1 = lathe_graph_add_input(g, "in:0", &t); /* not a VALUE name */
   lathe_builder_t b = lathe_builder_at_end(g);
@@ -321,22 +328,21 @@ static void test_print_unnamed_and_clashing_values(void **state) {
     assert_null(lathe_build_op(&b, LATHE_OP_ADD, 2, operands, 0, NULL, 0, &ops[i]));
     operands[0] = &ops[i]->results[0];
   }
-  ops[0]->results[0].name = "1"; /* unnamed values must skip it */
-  ops[2]->results[0].name = "x"; /* clashes with the input */
+  ops[0]->results[0].name = "1";   /* unnamed values must skip it */
+  ops[2]->results[0].name = "x";   /* clashes with the input */
   ops[3]->results[0].name = "x_1"; /* taken before the clash is renamed */
   lathe_value_t *result = &ops[4]->results[0];
   lathe_build_return(g, 1, &result);
   assert_null(lathe_module_verify(m));
   char *out = print_module(m);
-  assert_string_equal(out,
-                      "graph @g(%x: f32[2], %in_0: f32[2]) -> (f32[2]) {\n"
-                      "  %1 = add %x, %in_0 : f32[2]\n"
-                      "  %0 = add %1, %in_0 : f32[2]\n"
-                      "  %x_2 = add %0, %in_0 : f32[2]\n"
-                      "  %x_1 = add %x_2, %in_0 : f32[2]\n"
-                      "  %2 = add %x_1, %in_0 : f32[2]\n"
-                      "  return %2\n"
-                      "}\n");
+  assert_string_equal(out, "graph @g(%x: f32[2], %in_0: f32[2]) -> (f32[2]) {\n"
+                           "  %1 = add %x, %in_0 : f32[2]\n"
+                           "  %0 = add %1, %in_0 : f32[2]\n"
+                           "  %x_2 = add %0, %in_0 : f32[2]\n"
+                           "  %x_1 = add %x_2, %in_0 : f32[2]\n"
+                           "  %2 = add %x_1, %in_0 : f32[2]\n"
+                           "  return %2\n"
+                           "}\n");
   free(out);
   lathe_module_destroy(m);
 }
@@ -348,7 +354,10 @@ static void test_print_pass_made_inline_weights(void **state) {
   lathe_arena_t *a = lathe_module_arena(m);
   lathe_builder_t b = lathe_builder_at_end(g);
   const float same[3] = {1.5f, 1.5f, 1.5f}, mixed[2] = {1.5f, 2.0f};
-  struct { const float *data; int64_t n; } cases[] = {{same, 3}, {same, 1}, {mixed, 2}};
+  struct {
+    const float *data;
+    int64_t n;
+  } cases[] = {{same, 3}, {same, 1}, {mixed, 2}};
   lathe_value_t *vals[3];
   for (int i = 0; i < 3; ++i) {
     lathe_weight_t *w;
@@ -359,13 +368,12 @@ static void test_print_pass_made_inline_weights(void **state) {
   }
   lathe_build_return(g, 3, vals);
   char *out = print_module(m);
-  assert_string_equal(out,
-                      "graph @g() -> (f32[3], f32[1], f32[2]) {\n"
-                      "  %0 = const splat(1.5) : f32[3]\n"
-                      "  %1 = const dense[1.5] : f32[1]\n"
-                      "  %2 = const dense[1.5, 2.0] : f32[2]\n"
-                      "  return %0, %1, %2\n"
-                      "}\n");
+  assert_string_equal(out, "graph @g() -> (f32[3], f32[1], f32[2]) {\n"
+                           "  %0 = const splat(1.5) : f32[3]\n"
+                           "  %1 = const dense[1.5] : f32[1]\n"
+                           "  %2 = const dense[1.5, 2.0] : f32[2]\n"
+                           "  return %0, %1, %2\n"
+                           "}\n");
   free(out);
   lathe_module_destroy(m);
 }
@@ -447,8 +455,12 @@ static int fake_closed;
 
 static lathe_status_t fake_lookup(void *impl, const char *name, lathe_weight_source_entry_t *e) {
   if (strcmp(name, "w") != 0) return lathe_status_make(LATHE_STATUS_NOT_FOUND, "no %s", name);
-  *e = (lathe_weight_source_entry_t){.dtype = LATHE_DTYPE_F32, .rank = 1, .dims = {2},
-                                     .file = fake_file, .offset = 0, .num_bytes = 8};
+  *e = (lathe_weight_source_entry_t){.dtype = LATHE_DTYPE_F32,
+                                     .rank = 1,
+                                     .dims = {2},
+                                     .file = fake_file,
+                                     .offset = 0,
+                                     .num_bytes = 8};
   return NULL;
 }
 
@@ -495,6 +507,23 @@ static void test_named_weights(void **state) {
   unlink(tmp);
 }
 
+static void test_parse_stdin(void **state) {
+  char tmp[] = "/tmp/lathe-text-in-XXXXXX";
+  int fd = mkstemp(tmp);
+  assert_true(fd >= 0);
+  const char *text = "graph @g() -> () {\n  return %y\n}\n";
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  assert_non_null(freopen(tmp, "r", stdin));
+  lathe_module_t *m;
+  lathe_status_t st = lathe_module_parse_file("-", NULL, &m);
+  char *d = diagnostic(st);
+  assert_string_equal(d, "<stdin>:2:10: error: use of undefined value '%y'");
+  free(d);
+  lathe_status_free(st);
+  unlink(tmp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_forms),
@@ -512,6 +541,7 @@ int main(void) {
       cmocka_unit_test(test_print_double_attributes),
       cmocka_unit_test(test_file_weights),
       cmocka_unit_test(test_named_weights),
+      cmocka_unit_test(test_parse_stdin),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

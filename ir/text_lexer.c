@@ -18,18 +18,25 @@ void lathe_lexer_init(lathe_lexer_t *lx, const char *text, size_t len, const cha
   lx->col = 1;
 }
 
-lathe_status_t lathe_text_error_at(const char *filename, uint32_t line, uint32_t col,
-                                   const char *fmt, ...) {
+lathe_status_t lathe_text_locate(lathe_status_t st, const char *filename, uint32_t line,
+                                 uint32_t col) {
   char where[512];
   snprintf(where, sizeof where, "%s:%u:%u", filename, line, col);
+  lathe_status_t located =
+      lathe_status_make_at(lathe_status_code(st), where, "%s", lathe_status_message(st));
+  lathe_status_free(st);
+  return located;
+}
+
+static lathe_status_t error_at(const char *filename, uint32_t line, uint32_t col, const char *fmt,
+                               ...) __attribute__((format(printf, 4, 5)));
+static lathe_status_t error_at(const char *filename, uint32_t line, uint32_t col, const char *fmt,
+                               ...) {
   va_list ap;
   va_start(ap, fmt);
   lathe_status_t st = lathe_status_makev(LATHE_STATUS_PARSE_ERROR, fmt, ap);
   va_end(ap);
-  lathe_status_t located =
-      lathe_status_make_at(LATHE_STATUS_PARSE_ERROR, where, "%s", lathe_status_message(st));
-  lathe_status_free(st);
-  return located;
+  return lathe_text_locate(st, filename, line, col);
 }
 
 static int is_digit(int c) { return c >= '0' && c <= '9'; }
@@ -88,14 +95,14 @@ static lathe_status_t lex_number(lathe_lexer_t *lx, lathe_token_t *tok) {
     size_t m = n + 1;
     if (peek(lx, m) == '+' || peek(lx, m) == '-') ++m;
     if (!is_digit(peek(lx, m)))
-      return lathe_text_error_at(lx->filename, tok->line, tok->col,
-                                 "malformed number: exponent has no digits");
+      return error_at(lx->filename, tok->line, tok->col,
+                      "malformed number: exponent has no digits");
     tok->kind = LATHE_TOK_FLOAT;
     n = span_while(lx, m, is_digit);
   }
   if (is_ident_char(peek(lx, n)))
-    return lathe_text_error_at(lx->filename, tok->line, tok->col, "malformed number '%.*s%c'",
-                               (int)n, lx->pos, peek(lx, n));
+    return error_at(lx->filename, tok->line, tok->col, "malformed number '%.*s%c'", (int)n, lx->pos,
+                    peek(lx, n));
   tok->len = n;
   advance(lx, n);
   return NULL;
@@ -107,26 +114,26 @@ static lathe_status_t lex_string(lathe_lexer_t *lx, lathe_token_t *tok) {
   for (;;) {
     int c = peek(lx, n);
     if (c < 0 || c == '\n')
-      return lathe_text_error_at(lx->filename, tok->line, tok->col, "unterminated string");
+      return error_at(lx->filename, tok->line, tok->col, "unterminated string");
     if (c == '"') break;
     if (c == '\\') {
       int e = peek(lx, n + 1);
       if (e == 'x') {
         int h1 = peek(lx, n + 2), h2 = peek(lx, n + 3);
         if (!is_hex(h1) || !is_hex(h2))
-          return lathe_text_error_at(lx->filename, tok->line, tok->col + (uint32_t)n,
-                                     "'\\x' must be followed by two hex digits");
+          return error_at(lx->filename, tok->line, tok->col + (uint32_t)n,
+                          "'\\x' must be followed by two hex digits");
         if (hex_value(h1) == 0 && hex_value(h2) == 0)
-          return lathe_text_error_at(lx->filename, tok->line, tok->col + (uint32_t)n,
-                                     "strings cannot contain NUL ('\\x00')");
+          return error_at(lx->filename, tok->line, tok->col + (uint32_t)n,
+                          "strings cannot contain NUL ('\\x00')");
         n += 4;
         continue;
       }
       if (e != '\\' && e != '"' && e != 'n' && e != 't' && e != 'r') {
         if (e < 0 || e == '\n')
-          return lathe_text_error_at(lx->filename, tok->line, tok->col, "unterminated string");
-        return lathe_text_error_at(lx->filename, tok->line, tok->col + (uint32_t)n,
-                                   "unknown escape sequence '\\%c' in string", e);
+          return error_at(lx->filename, tok->line, tok->col, "unterminated string");
+        return error_at(lx->filename, tok->line, tok->col + (uint32_t)n,
+                        "unknown escape sequence '\\%c' in string", e);
       }
       n += 2;
       continue;
@@ -171,8 +178,7 @@ lathe_status_t lathe_lexer_next(lathe_lexer_t *lx, lathe_token_t *out) {
   } else if (c == '%') {
     size_t n = span_while(lx, 1, is_ident_char);
     if (n == 1)
-      return lathe_text_error_at(lx->filename, tok.line, tok.col,
-                                 "expected a value name after '%%'");
+      return error_at(lx->filename, tok.line, tok.col, "expected a value name after '%%'");
     tok.kind = LATHE_TOK_VALUE;
     tok.start = lx->pos + 1;
     tok.len = n - 1;
@@ -190,10 +196,9 @@ lathe_status_t lathe_lexer_next(lathe_lexer_t *lx, lathe_token_t *out) {
     tok.len = 1;
     advance(lx, 1);
   } else if (c >= 0x21 && c < 0x7f) {
-    return lathe_text_error_at(lx->filename, tok.line, tok.col, "unexpected character '%c'", c);
+    return error_at(lx->filename, tok.line, tok.col, "unexpected character '%c'", c);
   } else {
-    return lathe_text_error_at(lx->filename, tok.line, tok.col, "unexpected character '\\x%02x'",
-                               (unsigned)c);
+    return error_at(lx->filename, tok.line, tok.col, "unexpected character '\\x%02x'", (unsigned)c);
   }
   *out = tok;
   return NULL;
@@ -202,14 +207,6 @@ lathe_status_t lathe_lexer_next(lathe_lexer_t *lx, lathe_token_t *out) {
 int lathe_token_is(const lathe_token_t *tok, const char *word) {
   return tok->kind == LATHE_TOK_IDENT && strlen(word) == tok->len &&
          memcmp(tok->start, word, tok->len) == 0;
-}
-
-const char *lathe_token_kind_name(lathe_token_kind_t kind) {
-  static const char *const names[LATHE_TOK_KIND_COUNT] = {
-      "end of input", "identifier", "value", "integer", "float", "string", "'@'",
-      "'('",          "')'",        "'['",   "']'",     "'{'",   "'}'",    "','",
-      "':'",          "'='",        "'->'",  "'?'",     "'-'"};
-  return (unsigned)kind < LATHE_TOK_KIND_COUNT ? names[kind] : "token";
 }
 
 const char *lathe_token_describe(const lathe_token_t *tok, char *buf, size_t size) {

@@ -67,14 +67,14 @@ lathe_status_t lathe_lexer_next(lathe_lexer_t *lx, lathe_token_t *out_token);
 int lathe_token_is(const lathe_token_t *tok, const char *word);
 /* A short description for "expected X, got Y" messages: "'foo'", "end of input". */
 const char *lathe_token_describe(const lathe_token_t *tok, char *buf, size_t size);
-const char *lathe_token_kind_name(lathe_token_kind_t kind);
 
 /* Decodes a STRING token (escapes already validated by the lexer) into a
  * NUL-terminated arena copy. */
 char *lathe_token_string_value(const lathe_token_t *tok, lathe_arena_t *arena);
 
-/* A PARSE_ERROR status located at FILE:LINE:COL. */
-lathe_status_t lathe_text_error_at(const char *filename, uint32_t line, uint32_t col,
-                                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Re-makes `st` (consumed) located at FILE:LINE:COL, keeping its code and
+ * message. */
+lathe_status_t lathe_text_locate(lathe_status_t st, const char *filename, uint32_t line,
+                                 uint32_t col);
 
 #endif

@@ -61,12 +61,7 @@ lathe_status_t lathe_parser_error(const lathe_parser_t *p, const lathe_token_t *
 
 lathe_status_t lathe_parser_relocate(const lathe_parser_t *p, const lathe_token_t *tok,
                                      lathe_status_t st) {
-  char where[512];
-  snprintf(where, sizeof where, "%s:%u:%u", p->filename, tok->line, tok->col);
-  lathe_status_t located =
-      lathe_status_make_at(lathe_status_code(st), where, "%s", lathe_status_message(st));
-  lathe_status_free(st);
-  return located;
+  return lathe_text_locate(st, p->filename, tok->line, tok->col);
 }
 
 lathe_status_t lathe_parser_unexpected(const lathe_parser_t *p, const char *what) {

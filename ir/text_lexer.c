@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void lathe_lexer_init(lathe_lexer_t *lx, const char *text, size_t len, const char *filename) {
@@ -20,10 +21,14 @@ void lathe_lexer_init(lathe_lexer_t *lx, const char *text, size_t len, const cha
 
 lathe_status_t lathe_text_locate(lathe_status_t st, const char *filename, uint32_t line,
                                  uint32_t col) {
-  char where[512];
-  snprintf(where, sizeof where, "%s:%u:%u", filename, line, col);
+  /* Sized to fit: a long path must not be cut off mid-location. */
+  int n = snprintf(NULL, 0, "%s:%u:%u", filename, line, col);
+  char *where = n > 0 ? malloc((size_t)n + 1) : NULL;
+  if (!where) return st; /* out of memory: keep the unlocated status */
+  snprintf(where, (size_t)n + 1, "%s:%u:%u", filename, line, col);
   lathe_status_t located =
       lathe_status_make_at(lathe_status_code(st), where, "%s", lathe_status_message(st));
+  free(where);
   lathe_status_free(st);
   return located;
 }

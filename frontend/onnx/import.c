@@ -437,6 +437,23 @@ static const char *base_of(const char *path) {
   return slash ? slash + 1 : path;
 }
 
+/* The final error: "PATH: message", on one line whatever bytes the model's
+ * names hold (control characters are escaped), without the location IR
+ * errors carry (it is the module source, the model path, again). */
+static lathe_status_t one_line(lathe_status_t st, const char *path) {
+  lathe_strbuf_t sb;
+  lathe_strbuf_init(&sb);
+  lathe_strbuf_printf(&sb, "%s: ", path);
+  for (const unsigned char *p = (const unsigned char *)lathe_status_message(st); *p; ++p) {
+    if (*p < 0x20 || *p == 0x7f) lathe_strbuf_printf(&sb, "\\x%02x", *p);
+    else lathe_strbuf_putc(&sb, (char)*p);
+  }
+  lathe_status_t r = lathe_status_make(lathe_status_code(st), "%s", lathe_strbuf_cstr(&sb));
+  lathe_strbuf_destroy(&sb);
+  lathe_status_free(st);
+  return r;
+}
+
 lathe_status_t lathe_onnx_import_file(const char *path, const lathe_onnx_import_options_t *options,
                                       lathe_module_t **out_module) {
   lathe_onnx_import_options_t opts = options ? *options : (lathe_onnx_import_options_t){0};
@@ -478,14 +495,7 @@ lathe_status_t lathe_onnx_import_file(const char *path, const lathe_onnx_import_
   lathe_mapped_file_release(file);
   if (st) {
     lathe_module_destroy(im.module);
-    /* IR errors locate themselves at the module source, the model path,
-     * which the message starts with anyway. */
-    if (lathe_status_location(st)) {
-      lathe_status_t plain = lathe_status_make(lathe_status_code(st), "%s", lathe_status_message(st));
-      lathe_status_free(st);
-      st = plain;
-    }
-    return lathe_status_annotate(st, "%s", path);
+    return one_line(st, path);
   }
   *out_module = im.module;
   return NULL;

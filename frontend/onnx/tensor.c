@@ -280,7 +280,8 @@ lathe_status_t onnx_tensor_decode(onnx_tensor_ctx_t *ctx, const Onnx__TensorProt
     }
     if (count <= ctx->inline_max_elements)
       LATHE_RETURN_IF_ERROR(lathe_weight_create_inline(
-          ctx->module, dtype, lathe_mapped_file_data(file) + offset, expected, &w));
+          ctx->module, dtype, expected ? lathe_mapped_file_data(file) + offset : NULL, expected,
+          &w));
     else
       LATHE_RETURN_IF_ERROR(lathe_weight_create_file_view(ctx->module, dtype, file, display,
                                                           offset, expected, &w));

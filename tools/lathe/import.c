@@ -20,7 +20,7 @@
 static const char usage[] =
     "usage: lathe import MODEL.onnx [-o OUT.lir] [--weights OUT.safetensors]\n"
     "\n"
-    "Converts an ONNX model (default domain, opsets 7 to 18) to Lathe's text IR.\n"
+    "Converts an ONNX model (default domain, opsets 7 to 24) to Lathe's text IR.\n"
     "Large constants stay in the model file (or its external-data files) and are\n"
     "referenced as @file(\"PATH\", OFFSET); small ones are written inline.\n"
     "\n"

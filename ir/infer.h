@@ -72,6 +72,10 @@ lathe_status_t lathe_infer_lrn(lathe_infer_ctx_t *ctx);
 lathe_status_t lathe_infer_mvn(lathe_infer_ctx_t *ctx);
 lathe_status_t lathe_infer_softmax(lathe_infer_ctx_t *ctx);
 
+/* ---- attention (infer_attention.c) ---- */
+lathe_status_t lathe_infer_attention(lathe_infer_ctx_t *ctx);
+lathe_status_t lathe_infer_rotary_embedding(lathe_infer_ctx_t *ctx);
+
 /* ---- reductions (infer_reduce.c) ---- */
 lathe_status_t lathe_infer_reduce(lathe_infer_ctx_t *ctx);
 lathe_status_t lathe_infer_arg_reduce(lathe_infer_ctx_t *ctx);
@@ -91,6 +95,7 @@ lathe_status_t lathe_infer_tile(lathe_infer_ctx_t *ctx);
 lathe_status_t lathe_infer_pad(lathe_infer_ctx_t *ctx);
 lathe_status_t lathe_infer_shape(lathe_infer_ctx_t *ctx);
 lathe_status_t lathe_infer_size(lathe_infer_ctx_t *ctx);
+lathe_status_t lathe_infer_iota(lathe_infer_ctx_t *ctx);
 lathe_status_t lathe_infer_trilu(lathe_infer_ctx_t *ctx);
 lathe_status_t lathe_infer_cum_sum(lathe_infer_ctx_t *ctx);
 lathe_status_t lathe_infer_gather(lathe_infer_ctx_t *ctx);
@@ -158,6 +163,8 @@ lathe_status_t lathe_verify_scatter(const lathe_op_t *op);
 lathe_status_t lathe_verify_resize(const lathe_op_t *op);
 lathe_status_t lathe_verify_depth_to_space(const lathe_op_t *op);
 lathe_status_t lathe_verify_quantize(const lathe_op_t *op);
+lathe_status_t lathe_verify_attention(const lathe_op_t *op);
+lathe_status_t lathe_verify_rotary_embedding(const lathe_op_t *op);
 
 /* ---- helpers ---- */
 

@@ -261,10 +261,11 @@ lathe_status_t lathe_infer_unidirectional(const lathe_type_t *target, const lath
 /* INT attributes that ONNX defines as booleans. Kept in one place so every op
  * that has one gets the same check through lathe_verify_flags. */
 static const char *const flag_names[] = {
-    "allowzero",  "antialias",       "ceil_mode",       "count_include_pad", "detect_negative",
-    "detect_positive", "exclude_outside", "exclusive",  "fmod",              "keepdims",
-    "largest",    "noop_with_empty_axes", "reverse",    "saturate",          "select_last_index",
-    "sorted",     "storage_order",   "trans_a",         "trans_b",           "upper",
+    "allowzero",  "antialias",       "causal",          "ceil_mode",         "count_include_pad",
+    "detect_negative", "detect_positive", "exclude_outside", "exclusive",     "fmod",
+    "interleaved", "keepdims",       "largest",         "noop_with_empty_axes", "reverse",
+    "saturate",   "select_last_index", "sorted",        "storage_order",     "trans_a",
+    "trans_b",    "upper",
 };
 
 lathe_status_t lathe_verify_flags(const lathe_op_t *op) {

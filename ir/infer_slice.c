@@ -1,5 +1,5 @@
 /* Inference for ops that cut or grow dims by index arithmetic: slice, pad,
- * and shape / size (whose results describe the operand's shape).
+ * and shape / size / iota (whose results describe the operand's shape).
  *
  * Slice follows ONNX: negative starts/ends count from the end, values out of
  * range are clamped, steps may be negative. On a symbolic dim only "the whole
@@ -125,5 +125,14 @@ lathe_status_t lathe_infer_shape(lathe_infer_ctx_t *ctx) {
 
 lathe_status_t lathe_infer_size(lathe_infer_ctx_t *ctx) {
   lathe_infer_set_result(ctx, 0, LATHE_DTYPE_I64, 0, NULL);
+  return NULL;
+}
+
+/* iota's length is the operand's dim itself, so a symbolic `seq` survives. */
+lathe_status_t lathe_infer_iota(lathe_infer_ctx_t *ctx) {
+  const lathe_type_t *t = lathe_infer_operand_type(ctx, 0);
+  uint32_t axis;
+  LATHE_RETURN_IF_ERROR(lathe_normalize_axis(lathe_op_attr_int(ctx->op, "axis"), t->rank, &axis));
+  lathe_infer_set_result(ctx, 0, LATHE_DTYPE_I64, 1, &t->dims[axis]);
   return NULL;
 }

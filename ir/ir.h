@@ -88,6 +88,12 @@ struct lathe_graph {
   uint32_t next_value_id, next_op_id;
   lathe_loc_t loc;
   lathe_graph_t *next; /* next graph in the module */
+  /* Kernel groups chosen by passes/fuse.c and read by the lowering (kernel/):
+   * fusion[op->id] is the op's group, 0 = none; ops sharing a nonzero group
+   * lower into one kernel. NULL until the pass runs; ops created later
+   * (id >= fusion_size) are ungrouped. Module-arena memory. */
+  uint32_t *fusion;
+  uint32_t fusion_size;
 };
 
 /* ---- module ---------------------------------------------------------------- */

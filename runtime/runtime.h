@@ -88,6 +88,14 @@ void lathe_rt_pool_destroy(lathe_rt_pool_t *pool);
 int32_t lathe_rt_pool_num_threads(const lathe_rt_pool_t *pool);
 /* Number of online CPUs (at least 1). */
 int32_t lathe_rt_default_num_threads(void);
+/* parallel_for straight on a pool (NULL runs inline), with the chunking
+ * contract of lathe_rt_functions_t.parallel_for. Contexts add the inline
+ * rule for nested calls on top of this. Safe from any number of threads. */
+void lathe_rt_pool_parallel_for(lathe_rt_pool_t *pool, int64_t begin, int64_t end, int64_t grain,
+                                lathe_rt_task_fn fn, void *closure);
+/* 0 on threads that are not this pool's workers, else the worker's index in
+ * [1, num_threads): which per-thread scratch slot the calling thread owns. */
+int32_t lathe_rt_pool_thread_index(const lathe_rt_pool_t *pool);
 
 /* ---- Execution contexts (context.c) ---- */
 

@@ -364,6 +364,11 @@ static lathe_status_t build_graph(importer_t *im, const Onnx__GraphProto *g) {
   LATHE_RETURN_IF_ERROR(lathe_graph_create(im->module, gname, &im->graph));
   im->builder = lathe_builder_at_end(im->graph);
 
+  if (g->n_sparse_initializer)
+    return err(LATHE_STATUS_UNSUPPORTED, "sparse initializer '%s' is not supported",
+               g->sparse_initializer[0]->values && g->sparse_initializer[0]->values->name
+                   ? g->sparse_initializer[0]->values->name
+                   : "");
   if (im->skeleton->num_initializers != g->n_initializer)
     return err(LATHE_STATUS_PARSE_ERROR, "not a valid ONNX model: initializer count mismatch");
   for (size_t i = 0; i < g->n_initializer; ++i) {

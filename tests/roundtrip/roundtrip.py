@@ -9,9 +9,10 @@ because `lathe-opt --split-input-file` prints it between cases. So blank lines
 count: a case must be written exactly as the printer prints it, with no blank
 line before or after a separator. (docs/testing.md states the rule.)
 
-A file that is valid but deliberately not canonical (a parser test for
-spellings the printer normalises) opts out with a line
-`// NO-ROUNDTRIP: <reason>`; it is counted as skipped.
+Negative tests are outside the check and not counted. A file that is valid
+but deliberately not canonical (a parser test for spellings the printer
+normalises) opts out with a line `// NO-ROUNDTRIP: <reason>`; it is counted as
+skipped, so opt-outs stay visible.
 
 Prints one line per failure with a unified diff, then
 `roundtrip: N passed, N failed, N skipped`; --json writes the counts.
@@ -51,11 +52,11 @@ def expected_output(text):
 
 
 def classify(text):
-    """Returns 'check', or 'skip: <why>'."""
+    """Returns 'check', 'negative' (not valid IR) or 'opt-out'."""
     if any(NOT_COMMAND.search(r) for r in run_lines(text)):
-        return "skip: negative test"
+        return "negative"
     if any(OPT_OUT.match(line) for line in text.splitlines()):
-        return "skip: NO-ROUNDTRIP"
+        return "opt-out"
     return "check"
 
 
@@ -110,16 +111,18 @@ def main():
             files += [os.path.join(dirpath, n) for n in sorted(filenames) if n.endswith(".lir")]
     files = [os.path.relpath(f) for f in files]
 
-    todo, skipped = [], 0
+    todo, skipped, negative = [], 0, 0
     for path in files:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
             kind = classify(f.read())
         if kind == "check":
             todo.append(path)
+        elif kind == "negative":
+            negative += 1
         else:
             skipped += 1
             if args.verbose:
-                print(f"SKIP: {path} ({kind[6:]})")
+                print(f"SKIP: {path} (NO-ROUNDTRIP)")
 
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -133,7 +136,8 @@ def main():
                 failed += 1
                 print(f"FAIL: {path}\n{report}", end="" if report.endswith("\n") else "\n")
 
-    print(f"Round trip: {passed} files print back unchanged, {failed} differ, {skipped} skipped")
+    print(f"Round trip: {passed} files print back unchanged, {failed} differ, {skipped} opted out "
+          f"({negative} negative tests not applicable)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"passed": passed, "failed": failed, "skipped": skipped}, f)

@@ -309,7 +309,12 @@ static lathe_status_t convert_node(importer_t *im, const Onnx__NodeProto *n, con
 
 /* Why the node cannot be imported (text for the parentheses), or NULL. */
 static const char *check_node(importer_t *im, const Onnx__NodeProto *n) {
-  const char *op_type = n->op_type ? n->op_type : "";
+  /* Later stages rely on op types and attribute names being present. */
+  if (!n->op_type || !*n->op_type) return "no op_type";
+  const char *op_type = n->op_type;
+  for (size_t i = 0; i < n->n_attribute; ++i)
+    if (!n->attribute[i]->name || !*n->attribute[i]->name)
+      return lathe_arena_printf(im->arena, "%s: attribute %zu has no name", op_type, i);
   if (!default_domain(n->domain))
     return lathe_arena_printf(im->arena, "%s.%s: unknown domain", n->domain, op_type);
   if (!strcmp(op_type, "Constant")) {

@@ -81,8 +81,8 @@ lathe_status_t lathe_rt_plan_buffers(const lathe_rt_plan_item_t *items, size_t c
   if (!slots || !placed) {
     free(slots);
     free(placed);
-    return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED,
-                             "out of memory planning %zu buffers", count);
+    return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory planning %zu buffers",
+                             count);
   }
   for (size_t i = 0; i < count; ++i) {
     uint64_t a = LATHE_RT_ALIGNMENT;

@@ -68,7 +68,8 @@ static lathe_status_t check_buffer(const lathe_rt_program_t *p, int32_t id, int3
 }
 
 static lathe_status_t check_tables(const lathe_rt_program_t *p, int32_t *binders) {
-  for (int32_t id = 0; id < p->num_buffers; ++id) LATHE_RETURN_IF_ERROR(check_buffer(p, id, binders));
+  for (int32_t id = 0; id < p->num_buffers; ++id)
+    LATHE_RETURN_IF_ERROR(check_buffer(p, id, binders));
   for (int32_t k = 0; k < p->num_inputs + p->num_outputs; ++k) {
     if (binders[k] < 0)
       return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "program: no buffer for %s %d",
@@ -147,9 +148,9 @@ static lathe_status_t mismatch(const lathe_rt_program_t *p, const char *what, in
   format_expected(p, b, params, &sb);
   char given[256];
   lathe_rt_tensor_format_type(t, given, sizeof given);
-  lathe_status_t s = lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
-                                       "%s '%s' (#%d): expected %s, got %s%s", what, name_of(b),
-                                       (int)k, lathe_strbuf_cstr(&sb), given, why);
+  lathe_status_t s =
+      lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "%s '%s' (#%d): expected %s, got %s%s", what,
+                        name_of(b), (int)k, lathe_strbuf_cstr(&sb), given, why);
   lathe_strbuf_destroy(&sb);
   return s;
 }
@@ -187,12 +188,14 @@ static lathe_status_t bind(const lathe_rt_program_t *p, const lathe_rt_tensor_t 
                              (int)p->num_inputs, (int)num_inputs);
   /* First types and static dims, so that binding reads dims that exist. */
   for (int32_t k = 0; k < num_inputs; ++k)
-    LATHE_RETURN_IF_ERROR(check_tensor(p, "input", k, &p->buffers[find_buffer(p, LATHE_RT_BUFFER_INPUT, k)], NULL, &inputs[k]));
+    LATHE_RETURN_IF_ERROR(check_tensor(
+        p, "input", k, &p->buffers[find_buffer(p, LATHE_RT_BUFFER_INPUT, k)], NULL, &inputs[k]));
   for (int32_t q = 0; q < p->num_params; ++q)
     params[q] = inputs[p->params[q].input].dims[p->params[q].dim];
   /* Then every param use agrees with its binding, and the memory suffices. */
   for (int32_t k = 0; k < num_inputs; ++k)
-    LATHE_RETURN_IF_ERROR(check_tensor(p, "input", k, &p->buffers[find_buffer(p, LATHE_RT_BUFFER_INPUT, k)], params, &inputs[k]));
+    LATHE_RETURN_IF_ERROR(check_tensor(
+        p, "input", k, &p->buffers[find_buffer(p, LATHE_RT_BUFFER_INPUT, k)], params, &inputs[k]));
   return NULL;
 }
 
@@ -222,8 +225,8 @@ lathe_status_t lathe_rt_program_buffer_shape(const lathe_rt_program_t *program, 
                                              uint64_t *out_bytes) {
   LATHE_RETURN_IF_ERROR(lathe_rt_program_validate(program));
   if (id < 0 || id >= program->num_buffers)
-    return lathe_status_make(LATHE_STATUS_OUT_OF_RANGE, "buffer id %d is outside [0, %d)",
-                             (int)id, (int)program->num_buffers);
+    return lathe_status_make(LATHE_STATUS_OUT_OF_RANGE, "buffer id %d is outside [0, %d)", (int)id,
+                             (int)program->num_buffers);
   lathe_rt_tensor_t t;
   LATHE_RETURN_IF_ERROR(shape_of(program, id, params, &t));
   memcpy(out_dims, t.dims, (size_t)t.rank * sizeof *out_dims);
@@ -375,9 +378,8 @@ lathe_status_t lathe_rt_program_run(const lathe_rt_program_t *program,
     const lathe_rt_kernel_desc_t *kd = &program->kernels[k];
     int32_t rc = kd->fn(&args);
     if (rc != LATHE_RT_KERNEL_OK)
-      return lathe_status_make(rc == LATHE_RT_KERNEL_OUT_OF_MEMORY
-                                   ? LATHE_STATUS_RESOURCE_EXHAUSTED
-                                   : LATHE_STATUS_INVALID_ARGUMENT,
+      return lathe_status_make(rc == LATHE_RT_KERNEL_OUT_OF_MEMORY ? LATHE_STATUS_RESOURCE_EXHAUSTED
+                                                                   : LATHE_STATUS_INVALID_ARGUMENT,
                                "kernel %d '%s' failed: %s (code %d)", (int)k,
                                kd->name ? kd->name : "?", kernel_error(rc), (int)rc);
   }

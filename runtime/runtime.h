@@ -45,7 +45,7 @@ bool lathe_rt_dtype_bytes(int32_t dtype, uint64_t count, uint64_t *out_bytes);
 /* Fills a dense tensor view. Fails on a bad dtype, a rank over
  * LATHE_RT_MAX_RANK, a negative dim or an element count that overflows. */
 lathe_status_t lathe_rt_tensor_init(int32_t dtype, int32_t rank, const int64_t *dims, void *data,
-                                     uint64_t byte_size, lathe_rt_tensor_t *out_tensor);
+                                    uint64_t byte_size, lathe_rt_tensor_t *out_tensor);
 /* Bytes a dense tensor of this dtype and shape needs. */
 lathe_status_t lathe_rt_tensor_dense_bytes(const lathe_rt_tensor_t *tensor, uint64_t *out_bytes);
 /* True when the tensor is dense row-major (no strides, or strides equal to

@@ -13,10 +13,9 @@ typedef struct {
   unsigned bits;
 } dtype_info_t;
 
-static const dtype_info_t dtypes[LATHE_RT_DTYPE_COUNT] = {
-    [LATHE_RT_DTYPE_INVALID] = {"invalid", 0},
+static const dtype_info_t dtypes[LATHE_RT_DTYPE_COUNT] = {[LATHE_RT_DTYPE_INVALID] = {"invalid", 0},
 #define X(e, code, name, bits) [code] = {name, bits},
-    LATHE_RT_DTYPES(X)
+                                                          LATHE_RT_DTYPES(X)
 #undef X
 };
 
@@ -46,7 +45,7 @@ bool lathe_rt_dtype_bytes(int32_t dtype, uint64_t count, uint64_t *out_bytes) {
 }
 
 lathe_status_t lathe_rt_tensor_init(int32_t dtype, int32_t rank, const int64_t *dims, void *data,
-                                     uint64_t byte_size, lathe_rt_tensor_t *out_tensor) {
+                                    uint64_t byte_size, lathe_rt_tensor_t *out_tensor) {
   lathe_rt_tensor_t t;
   memset(&t, 0, sizeof t);
   t.data = data;
@@ -110,7 +109,9 @@ bool lathe_rt_tensor_is_dense(const lathe_rt_tensor_t *tensor) {
 
 void lathe_rt_tensor_format_type(const lathe_rt_tensor_t *tensor, char *buf, size_t size) {
   if (!size) return;
-  int rank = tensor->rank < 0 ? 0 : tensor->rank > LATHE_RT_MAX_RANK ? LATHE_RT_MAX_RANK : tensor->rank;
+  int rank = tensor->rank < 0                   ? 0
+             : tensor->rank > LATHE_RT_MAX_RANK ? LATHE_RT_MAX_RANK
+                                                : tensor->rank;
   size_t used = 0;
   int n = snprintf(buf, size, "%s[", lathe_rt_dtype_name(tensor->dtype));
   for (int i = 0; i < rank && n >= 0; ++i) {

@@ -31,8 +31,7 @@ struct lathe_rt_weights {
 
 lathe_status_t lathe_rt_weights_create(int32_t count, lathe_rt_weights_t **out_weights) {
   if (count < 0)
-    return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "negative weight count %d",
-                             (int)count);
+    return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "negative weight count %d", (int)count);
   lathe_rt_weights_t *w = calloc(1, sizeof *w);
   if (w) w->entries = calloc(count ? (size_t)count : 1, sizeof *w->entries);
   if (!w || !w->entries) {
@@ -56,8 +55,8 @@ void lathe_rt_weights_destroy(lathe_rt_weights_t *weights) {
 
 static lathe_status_t check_id(const lathe_rt_weights_t *weights, int32_t id) {
   if (id < 0 || id >= weights->count)
-    return lathe_status_make(LATHE_STATUS_OUT_OF_RANGE, "weight id %d is outside [0, %d)",
-                             (int)id, (int)weights->count);
+    return lathe_status_make(LATHE_STATUS_OUT_OF_RANGE, "weight id %d is outside [0, %d)", (int)id,
+                             (int)weights->count);
   return NULL;
 }
 
@@ -99,7 +98,7 @@ lathe_status_t lathe_rt_weights_set_file(lathe_rt_weights_t *weights, int32_t id
     return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
                              "weight %d: alignment %u is not a power of two", (int)id,
                              (unsigned)align);
-  lathe_mapped_file_t *file;
+  lathe_mapped_file_t *file = NULL;
   LATHE_RETURN_IF_ERROR_CTX(find_file(weights, path, &file), "weight %d", (int)id);
   LATHE_RETURN_IF_ERROR_CTX(lathe_mapped_file_check_range(file, offset, bytes), "weight %d",
                             (int)id);
@@ -126,9 +125,8 @@ lathe_status_t lathe_rt_weights_set_memory(lathe_rt_weights_t *weights, int32_t 
                                            const void *data, uint64_t bytes) {
   LATHE_RETURN_IF_ERROR(check_id(weights, id));
   if (!data && bytes)
-    return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
-                             "weight %d: NULL data for %llu bytes", (int)id,
-                             (unsigned long long)bytes);
+    return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "weight %d: NULL data for %llu bytes",
+                             (int)id, (unsigned long long)bytes);
   set_entry(weights, id, data, bytes, NULL);
   return NULL;
 }

@@ -73,7 +73,7 @@ typedef enum {
 #define LATHE_RT_X(e, code, name, bits) LATHE_RT_DTYPE_##e = code,
   LATHE_RT_DTYPES(LATHE_RT_X)
 #undef LATHE_RT_X
-  LATHE_RT_DTYPE_COUNT
+      LATHE_RT_DTYPE_COUNT
 } lathe_rt_dtype_t;
 
 /* lathe_rt_tensor_t.flags */
@@ -127,10 +127,10 @@ typedef struct lathe_rt_functions {
 
 /* Offsets (LP64): buffers 0, params 8, rt 16, ctx 24; size 32. */
 typedef struct lathe_rt_kernel_args {
-  void *const *buffers;          /* [program num_buffers], by buffer id */
-  const int64_t *params;         /* [program num_params], bound symbolic sizes */
+  void *const *buffers;  /* [program num_buffers], by buffer id */
+  const int64_t *params; /* [program num_params], bound symbolic sizes */
   const lathe_rt_functions_t *rt;
-  void *ctx;                     /* pass back to rt->parallel_for / rt->scratch */
+  void *ctx; /* pass back to rt->parallel_for / rt->scratch */
 } lathe_rt_kernel_args_t;
 
 /* Kernel return codes. */

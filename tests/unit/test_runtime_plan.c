@@ -35,8 +35,8 @@ static uint64_t plan_checked(const lathe_rt_plan_item_t *items, size_t n, uint64
     for (size_t j = 0; j < i; ++j) {
       if (!items[j].bytes) continue;
       bool live = items[i].first <= items[j].last && items[j].first <= items[i].last;
-      bool apart = offsets[i] + items[i].bytes <= offsets[j] ||
-                   offsets[j] + items[j].bytes <= offsets[i];
+      bool apart =
+          offsets[i] + items[i].bytes <= offsets[j] || offsets[j] + items[j].bytes <= offsets[i];
       if (live && !apart) fail_msg("items %zu and %zu overlap in time and memory", i, j);
     }
   }
@@ -67,8 +67,8 @@ static void test_empty_and_zero_sizes(void **state) {
 
 static void test_chain_is_optimal(void **state) {
   /* k0 writes t0, k1 reads t0 writes t1, ...: only neighbours conflict. */
-  lathe_rt_plan_item_t chain[] = {{1000, 0, 1}, {3000, 1, 2}, {500, 2, 3}, {2000, 3, 4},
-                                  {4000, 4, 5}, {100, 5, 6}};
+  lathe_rt_plan_item_t chain[] = {{1000, 0, 1}, {3000, 1, 2}, {500, 2, 3},
+                                  {2000, 3, 4}, {4000, 4, 5}, {100, 5, 6}};
   uint64_t off[6];
   uint64_t peak = plan_checked(chain, 6, off);
   assert_int_equal(peak, lower_bound(chain, 6, 7));
@@ -155,12 +155,9 @@ static void test_random_plans_never_overlap(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_empty_and_zero_sizes),
-      cmocka_unit_test(test_chain_is_optimal),
-      cmocka_unit_test(test_disjoint_share_everything),
-      cmocka_unit_test(test_all_live_sum),
-      cmocka_unit_test(test_small_buffers_fill_gaps),
-      cmocka_unit_test(test_invalid_items),
+      cmocka_unit_test(test_empty_and_zero_sizes),       cmocka_unit_test(test_chain_is_optimal),
+      cmocka_unit_test(test_disjoint_share_everything),  cmocka_unit_test(test_all_live_sum),
+      cmocka_unit_test(test_small_buffers_fill_gaps),    cmocka_unit_test(test_invalid_items),
       cmocka_unit_test(test_random_plans_never_overlap),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,8 +19,8 @@
 
 static void test_dtype_codes_match_ir(void **state) {
   int count = 0;
-#define X(e, code, name, bits)                                       \
-  assert_int_equal(LATHE_RT_DTYPE_##e, LATHE_DTYPE_##e);             \
+#define X(e, code, name, bits)                                                       \
+  assert_int_equal(LATHE_RT_DTYPE_##e, LATHE_DTYPE_##e);                             \
   assert_string_equal(lathe_rt_dtype_name(code), lathe_dtype_name(LATHE_DTYPE_##e)); \
   assert_int_equal(lathe_rt_dtype_bits(code), lathe_dtype_bits(LATHE_DTYPE_##e));    \
   ++count;
@@ -140,7 +140,7 @@ static void test_format_type(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_dtype_codes_match_ir), cmocka_unit_test(test_dtype_bytes),
+      cmocka_unit_test(test_dtype_codes_match_ir),  cmocka_unit_test(test_dtype_bytes),
       cmocka_unit_test(test_tensor_init_and_bytes), cmocka_unit_test(test_density),
       cmocka_unit_test(test_format_type),
   };

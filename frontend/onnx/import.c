@@ -86,7 +86,7 @@ static const char *node_label(importer_t *im, const Onnx__NodeProto *n, size_t i
 /* ---- the value table ------------------------------------------------------- */
 
 static lathe_status_t define(importer_t *im, const char *name, onnx_value_t *v) {
-  v->name = name;
+  v->name = lathe_arena_strdup(im->arena, name); /* outlives the unpacked model */
   if (lathe_hashmap_get_str(&im->values, name))
     return err(LATHE_STATUS_INVALID_ARGUMENT, "value '%s' is defined more than once", name);
   if (!lathe_hashmap_put_str(&im->values, name, v))
@@ -281,7 +281,8 @@ static lathe_status_t convert_node(importer_t *im, const Onnx__NodeProto *n, con
 
   im->node = n;
   im->label = label;
-  im->builder.loc.name = n->name && *n->name ? n->name : NULL;
+  /* Locations outlive the unpacked model: copy the name. */
+  im->builder.loc.name = n->name && *n->name ? lathe_arena_strdup(im->arena, n->name) : NULL;
   onnx_node_ctx_t ctx = {
       .module = im->module,
       .builder = &im->builder,

@@ -462,6 +462,10 @@ lathe_status_t onnx_node_convert(onnx_node_ctx_t *ctx, lathe_op_t **out_op) {
 
   if (e->special) LATHE_RETURN_IF_ERROR(e->special(&c));
   if (!c.op) {
+    /* A required attribute missing here came from an absent input. */
+    for (const lathe_attr_schema_t *s = info->attrs; s && s->name; ++s)
+      if (s->required && !onnx_conv_find_attr(&c, s->name))
+        return onnx_conv_error(&c, "attribute or input '%s' is required", s->name);
     lathe_status_t st = lathe_build_op(ctx->builder, c.kind, c.num_operands, c.operands,
                                        c.num_attrs, c.attrs, c.num_results, &c.op);
     if (st) return lathe_status_annotate(st, "node %s (%s)", ctx->label, node->op_type);

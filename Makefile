@@ -9,7 +9,7 @@
 #   WERROR=1     compile with -Werror (CI does)
 #   SANITIZE=1   ASan + UBSan build, in build-asan unless BUILD is given
 #   BUILD=DIR    build folder (default build, or build-asan with SANITIZE=1)
-#   BUILD_TYPE   CMake build type (default Debug; RelWithDebInfo for speed)
+#   BUILD_TYPE   CMake build type (default RelWithDebInfo; Debug with SANITIZE=1)
 #   JOBS=N       parallel compile and test jobs (default: all cores)
 #   SUITES=...   with check: run only these suites (unit lit roundtrip)
 
@@ -20,9 +20,14 @@ BUILD ?= build-asan
 else
 BUILD ?= build
 endif
-# Debug (-O0 -g) is what every developer's build compiles with, so CI's -Werror
-# sees the same warnings; gcc's -O2 adds maybe-uninitialized false positives.
+# Optimized with debug info, like CMakeLists.txt's default, so developers' own
+# build folders see the same -O2 warnings as CI's -Werror build; the sanitizer
+# build is Debug for readable reports.
+ifeq ($(SANITIZE),1)
 BUILD_TYPE ?= Debug
+else
+BUILD_TYPE ?= RelWithDebInfo
+endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUITES ?=
 

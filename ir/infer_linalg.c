@@ -34,7 +34,7 @@ static lathe_status_t matmul_dims(const lathe_type_t *a, const lathe_type_t *b, 
 static lathe_status_t matmul_result(lathe_infer_ctx_t *ctx, uint32_t a, uint32_t b,
                                     lathe_dtype_t dtype) {
   lathe_dim_t dims[LATHE_MAX_RANK];
-  uint32_t rank;
+  uint32_t rank = 0;
   LATHE_RETURN_IF_ERROR(matmul_dims(lathe_infer_operand_type(ctx, a),
                                     lathe_infer_operand_type(ctx, b), &rank, dims));
   lathe_infer_set_result(ctx, 0, dtype, rank, dims);

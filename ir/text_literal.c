@@ -316,7 +316,7 @@ lathe_status_t lathe_text_store_element(lathe_dtype_t dtype, const char *text, s
     memcpy(data + index * 8, &d, 8);
     return NULL;
   }
-  float f;
+  float f = 0.0f;
   LATHE_RETURN_IF_ERROR(parse_float(dtype, text, len, &f));
   if (dtype == LATHE_DTYPE_F32) memcpy(data + index * 4, &f, 4);
   else if (dtype == LATHE_DTYPE_F16) store_raw(data + index * 2, lathe_f32_to_f16(f), 2);

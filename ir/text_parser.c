@@ -270,7 +270,7 @@ static lathe_status_t parse_list(lathe_parser_t *p, lathe_op_kind_t op,
 static lathe_status_t parse_attrs(lathe_parser_t *p, lathe_op_kind_t op) {
   LATHE_RETURN_IF_ERROR(lathe_parser_advance(p)); /* '{' */
   for (bool more = true; more;) {
-    lathe_token_t name;
+    lathe_token_t name = {0};
     LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_IDENT, "an attribute name", &name));
     const char *key = token_cstr(p, &name);
     const lathe_attr_schema_t *s = lathe_op_attr_schema(op, key);
@@ -318,7 +318,7 @@ static lathe_status_t parse_op(lathe_parser_t *p, lathe_graph_t *g) {
   }
   LATHE_RETURN_IF_ERROR(
       lathe_parser_expect(p, LATHE_TOK_EQUAL, "',' or '=' after the results", NULL));
-  lathe_token_t name;
+  lathe_token_t name = {0};
   LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_IDENT, "an op name", &name));
   uint32_t num_results = (uint32_t)p->result_tokens.len;
   if (lathe_token_is(&name, "const")) {
@@ -372,7 +372,7 @@ static lathe_status_t parse_return(lathe_parser_t *p, lathe_graph_t *g, const la
   const lathe_type_t *declared = sig->data;
   for (bool more = p->tok.kind == LATHE_TOK_VALUE; more;) {
     lathe_token_t tok = p->tok;
-    lathe_value_t *v;
+    lathe_value_t *v = NULL;
     LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_VALUE, "a value to return", NULL));
     LATHE_RETURN_IF_ERROR(lookup_value(p, &tok, &v));
     size_t i = p->operands.len;
@@ -431,7 +431,7 @@ static lathe_status_t parse_body(lathe_parser_t *p, lathe_graph_t *g, const lath
 /* graph := 'graph' '@' NAME '(' [VALUE ':' type (',' VALUE ':' type)*] ')'
  *          '->' '(' [type (',' type)*] ')' '{' op* '}' */
 static lathe_status_t parse_graph(lathe_parser_t *p) {
-  lathe_token_t kw = p->tok, name;
+  lathe_token_t kw = p->tok, name = {0};
   LATHE_RETURN_IF_ERROR(lathe_parser_advance(p));
   LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_AT, "'@' and the graph name", NULL));
   LATHE_RETURN_IF_ERROR(lathe_parser_expect(p, LATHE_TOK_IDENT, "a graph name", &name));

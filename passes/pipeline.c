@@ -140,7 +140,7 @@ static lathe_status_t parse_options(cursor_t *c, lathe_arena_t *arena,
                                "option '%s' of pass '%s' needs a value ('%s=VALUE')",
                                pass->options[idx].name, pass->name, pass->options[idx].name);
     ++c->p;
-    char *text;
+    char *text = NULL;
     LATHE_RETURN_IF_ERROR(scan_value(c, arena, &text));
     LATHE_RETURN_IF_ERROR(convert_value(pass, &pass->options[idx], text, arena, &values[idx]));
     skip_blanks(c);

@@ -324,9 +324,9 @@ static lathe_status_t check_overlaps(const lathe_safetensors_t *st) {
 }
 
 static lathe_status_t parse(lathe_safetensors_t *st) {
-  const char *header;
-  size_t len;
-  cJSON *root;
+  const char *header = NULL;
+  size_t len = 0;
+  cJSON *root = NULL;
   LATHE_RETURN_IF_ERROR(read_header_bytes(st, &header, &len));
   LATHE_RETURN_IF_ERROR(parse_header_json(st, header, len, &root));
   lathe_status_t s = parse_entries(st, root);

@@ -28,6 +28,9 @@ typedef struct kbuild {
   lathe_status_t error;            /* the first misuse recorded by a constructor */
 } kbuild_t;
 
+/* Frees the builder state (not the objects it built) and clears p->build. */
+void kbuild_free(lathe_kprogram_t *p);
+
 /* Records a builder misuse (first one wins); returns NULL for convenience. */
 void *kbuild_fail(lathe_kprogram_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

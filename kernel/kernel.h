@@ -164,10 +164,10 @@ typedef enum {
 struct lathe_kexpr {
   lathe_kexpr_kind_t kind;
   lathe_dtype_t dtype;
-  lathe_kop_t op;    /* UNARY, BINARY */
-  uint32_t index;    /* ITER, PARAM, LOAD (buffer id) */
-  int64_t i;         /* INT */
-  double f;          /* FLOAT */
+  lathe_kop_t op; /* UNARY, BINARY */
+  uint32_t index; /* ITER, PARAM, LOAD (buffer id) */
+  int64_t i;      /* INT */
+  double f;       /* FLOAT */
   uint32_t num_args;
   const lathe_kexpr_t *const *args;
 };
@@ -208,11 +208,11 @@ struct lathe_kstmt {
   uint32_t num_iters;
   const lathe_kdim_t *extents;
   uint32_t num_reduce;
-  uint32_t target; /* buffer id */
+  uint32_t target;                          /* buffer id */
   const lathe_kexpr_t *const *target_index; /* one per target dim */
   const lathe_kexpr_t *value;
   lathe_kcombiner_t combiner;
-  const lathe_kexpr_t *init; /* reductions: the starting value (target's dtype) */
+  const lathe_kexpr_t *init;  /* reductions: the starting value (target's dtype) */
   lathe_kschedule_t schedule; /* the CPU default; editable, see build_ast */
 };
 
@@ -244,7 +244,7 @@ typedef struct lathe_kgemm {
 } lathe_kgemm_t;
 
 struct lathe_kernel {
-  uint32_t index; /* position in program->kernels */
+  uint32_t index;   /* position in program->kernels */
   const char *name; /* "k0_matmul_add_relu": index and the fused graph ops */
   lathe_kernel_kind_t kind;
   /* Buffer ids read and written (views as themselves), each once, in first-use
@@ -285,8 +285,7 @@ struct lathe_kprogram {
  * Graph dims must be static or symbolic, except where lowering derives them
  * (reshape's -1, flatten); symbols must be bound by some graph input dim. The
  * graph's module must outlive the program (CONST buffers view its weights). */
-lathe_status_t lathe_kernel_lower_graph(const lathe_graph_t *graph,
-                                        lathe_kprogram_t **out_program);
+lathe_status_t lathe_kernel_lower_graph(const lathe_graph_t *graph, lathe_kprogram_t **out_program);
 
 /* ---- building -------------------------------------------------------------- */
 
@@ -326,10 +325,9 @@ const lathe_kexpr_t *lathe_kexpr_float(lathe_kprogram_t *p, lathe_dtype_t dtype,
 const lathe_kexpr_t *lathe_kexpr_dim(lathe_kprogram_t *p, lathe_kdim_t dim); /* i64 */
 const lathe_kexpr_t *lathe_kexpr_load(lathe_kprogram_t *p, const lathe_kbuffer_t *buffer,
                                       const lathe_kexpr_t *const *index);
-const lathe_kexpr_t *lathe_kexpr_unary(lathe_kprogram_t *p, lathe_kop_t op,
-                                       const lathe_kexpr_t *a);
-const lathe_kexpr_t *lathe_kexpr_binary(lathe_kprogram_t *p, lathe_kop_t op,
-                                        const lathe_kexpr_t *a, const lathe_kexpr_t *b);
+const lathe_kexpr_t *lathe_kexpr_unary(lathe_kprogram_t *p, lathe_kop_t op, const lathe_kexpr_t *a);
+const lathe_kexpr_t *lathe_kexpr_binary(lathe_kprogram_t *p, lathe_kop_t op, const lathe_kexpr_t *a,
+                                        const lathe_kexpr_t *b);
 const lathe_kexpr_t *lathe_kexpr_select(lathe_kprogram_t *p, const lathe_kexpr_t *cond,
                                         const lathe_kexpr_t *a, const lathe_kexpr_t *b);
 /* Returns `a` itself when it already has `dtype`. */
@@ -402,8 +400,8 @@ lathe_status_t lathe_kernel_build_ast(const lathe_kprogram_t *p, const lathe_ker
 /* Decodes a user node of such an AST: the statement index, whether it is the
  * init (I) call, and the call expression whose arguments 1.. are the iterator
  * values (caller frees *out_call). */
-lathe_status_t lathe_kast_user(__isl_keep isl_ast_node *user, uint32_t *out_stmt,
-                               bool *out_is_init, __isl_give isl_ast_expr **out_call);
+lathe_status_t lathe_kast_user(__isl_keep isl_ast_node *user, uint32_t *out_stmt, bool *out_is_init,
+                               __isl_give isl_ast_expr **out_call);
 
 typedef enum { LATHE_KMARK_PARALLEL, LATHE_KMARK_VECTOR } lathe_kmark_kind_t;
 /* Decodes a mark node: parallel, or vector with its lane count. */
@@ -429,8 +427,7 @@ void lathe_kexpr_print(lathe_strbuf_t *sb, const lathe_kprogram_t *p, const lath
  * (input_dims[k] has the rank of input k) and evaluates the derived ones;
  * checks that static dims of the inputs match. out_params: num_params. */
 lathe_status_t lathe_kprogram_bind_params(const lathe_kprogram_t *p,
-                                          const int64_t *const *input_dims,
-                                          int64_t *out_params);
+                                          const int64_t *const *input_dims, int64_t *out_params);
 /* A dim's value under bound params. */
 static inline int64_t lathe_kdim_value(lathe_kdim_t d, const int64_t *params) {
   return d.param < 0 ? d.size : params[d.param];
@@ -448,7 +445,7 @@ lathe_status_t lathe_kbuffer_num_bytes(const lathe_kbuffer_t *b, const int64_t *
  * kernel by the callback (NULL = each statement's own schedule), so a test can
  * check that a schedule changes nothing. Temps are allocated here. */
 typedef const lathe_kschedule_t *(*lathe_kschedule_chooser_t)(void *ctx,
-                                                               const lathe_kernel_t *kernel);
+                                                              const lathe_kernel_t *kernel);
 lathe_status_t lathe_kprogram_run_reference(const lathe_kprogram_t *p, const int64_t *params,
                                             const void *const *inputs, void *const *outputs,
                                             lathe_kschedule_chooser_t choose, void *choose_ctx);

@@ -74,7 +74,7 @@ lathe_kprogram_t *lathe_kprogram_create(const char *name) {
   return p;
 }
 
-static void free_build(lathe_kprogram_t *p) {
+void kbuild_free(lathe_kprogram_t *p) {
   kbuild_t *b = B(p);
   if (!b) return;
   kvec_t *per_kernel = b->stmts.data;
@@ -93,7 +93,7 @@ static void free_build(lathe_kprogram_t *p) {
 
 void lathe_kprogram_destroy(lathe_kprogram_t *p) {
   if (!p) return;
-  free_build(p);
+  kbuild_free(p);
   lathe_arena_destroy(&p->arena);
   free(p);
 }
@@ -204,6 +204,11 @@ lathe_kbuffer_t *lathe_kprogram_add_view(lathe_kprogram_t *p, const char *name,
 }
 
 static void set_slot(lathe_kprogram_t *p, kvec_t *v, uint32_t index, uint32_t buffer) {
+  if (buffer >= p->num_buffers) {
+    kbuild_fail(p, "graph input/output %u set to no buffer", index);
+    return;
+  }
+  p->buffers[buffer]->index = index;
   while (v->len <= index) *(uint32_t *)kvec_push(v, sizeof(uint32_t)) = UINT32_MAX;
   ((uint32_t *)v->data)[index] = buffer;
   sync(p);
@@ -219,8 +224,7 @@ void lathe_kprogram_set_output(lathe_kprogram_t *p, uint32_t index, uint32_t buf
 
 /* ---- kernels ---- */
 
-static lathe_kernel_t *new_kernel(lathe_kprogram_t *p, const char *name,
-                                  lathe_kernel_kind_t kind) {
+static lathe_kernel_t *new_kernel(lathe_kprogram_t *p, const char *name, lathe_kernel_kind_t kind) {
   lathe_kernel_t *k = LATHE_ARENA_NEW(&p->arena, lathe_kernel_t);
   k->index = p->num_kernels;
   k->name = lathe_arena_strdup(&p->arena, name ? name : "kernel");
@@ -254,8 +258,8 @@ lathe_kstmt_t *lathe_kernel_add_stmt(lathe_kprogram_t *p, lathe_kernel_t *kernel
   lathe_arena_t *a = &p->arena;
   lathe_kstmt_t *s = LATHE_ARENA_NEW(a, lathe_kstmt_t);
   s->num_iters = d->num_iters;
-  s->extents = d->num_iters ? lathe_arena_memdup(a, d->extents, d->num_iters * sizeof *d->extents)
-                            : NULL;
+  s->extents =
+      d->num_iters ? lathe_arena_memdup(a, d->extents, d->num_iters * sizeof *d->extents) : NULL;
   s->num_reduce = d->num_reduce;
   s->target = d->target->id;
   uint32_t rank = d->target->rank;

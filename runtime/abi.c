@@ -32,7 +32,11 @@ CHECK_OFFSET(lathe_rt_kernel_args_t, ctx, 24);
 CHECK_SIZE(lathe_rt_kernel_args_t, 32);
 
 CHECK_SIZE(lathe_rt_dim_t, 16);
-CHECK_SIZE(lathe_rt_param_desc_t, 16);
+CHECK_SIZE(lathe_rt_param_op_t, 16);
+CHECK_OFFSET(lathe_rt_param_desc_t, input, 8);
+CHECK_OFFSET(lathe_rt_param_desc_t, num_ops, 16);
+CHECK_OFFSET(lathe_rt_param_desc_t, ops, 24);
+CHECK_SIZE(lathe_rt_param_desc_t, 32);
 CHECK_OFFSET(lathe_rt_buffer_desc_t, dims, 24);
 CHECK_SIZE(lathe_rt_buffer_desc_t, 32);
 CHECK_OFFSET(lathe_rt_kernel_desc_t, fn, 8);

@@ -41,4 +41,10 @@ struct lathe_rt_context {
 lathe_status_t lathe_rt_context_reserve(lathe_rt_context_t *ctx, int32_t num_params,
                                         int32_t num_buffers);
 
+/* Checks the postfix program of derived param `index` (params.c). */
+lathe_status_t lathe_rt_param_check(const lathe_rt_program_t *program, int32_t index);
+/* Computes every derived param, in order, from the ones already bound; fails
+ * when one is negative. */
+lathe_status_t lathe_rt_param_derive(const lathe_rt_program_t *program, int64_t *params);
+
 #endif

@@ -50,6 +50,14 @@ static lathe_status_t check_buffer(const lathe_rt_program_t *p, int32_t id, int3
       return bad("a dim names an unknown param", "buffer", id, name);
     if (dim->param < 0 && dim->size < 0) return bad("a negative dim", "buffer", id, name);
   }
+  if (b->role == LATHE_RT_BUFFER_VIEW) {
+    if (b->index < 0 || b->index >= p->num_buffers || b->index == id)
+      return bad("views an unknown buffer", "buffer", id, name);
+    const lathe_rt_buffer_desc_t *root = &p->buffers[b->index];
+    if (root->role == LATHE_RT_BUFFER_VIEW) return bad("views a view", "buffer", id, name);
+    if (root->dtype != b->dtype) return bad("differs from its root in dtype", "buffer", id, name);
+    return NULL; /* binds nothing itself */
+  }
   int32_t count, *slot;
   switch (b->role) {
   case LATHE_RT_BUFFER_INPUT: count = p->num_inputs, slot = binders; break;
@@ -79,7 +87,11 @@ static lathe_status_t check_tables(const lathe_rt_program_t *p, int32_t *binders
   for (int32_t i = 0; i < p->num_params; ++i) {
     const lathe_rt_param_desc_t *q = &p->params[i];
     const char *name = q->name ? q->name : "?";
-    if (q->input < 0 || q->input >= p->num_inputs) return bad("unknown input", "param", i, name);
+    if (q->input < 0) {
+      LATHE_RETURN_IF_ERROR(lathe_rt_param_check(p, i));
+      continue;
+    }
+    if (q->input >= p->num_inputs) return bad("unknown input", "param", i, name);
     const lathe_rt_buffer_desc_t *b = &p->buffers[binders[q->input]];
     if (q->dim < 0 || q->dim >= b->rank || b->dims[q->dim].param != i)
       return bad("its input does not declare it at that dim", "param", i, name);
@@ -109,10 +121,13 @@ lathe_status_t lathe_rt_program_validate(const lathe_rt_program_t *program) {
   return status;
 }
 
-/* The buffer bound to input/output `index` of `role`. Validated programs have one. */
+/* The buffer bound to input/output `index` of `role`. Validated programs
+ * have one. */
 static int32_t find_buffer(const lathe_rt_program_t *p, int32_t role, int32_t index) {
-  for (int32_t id = 0; id < p->num_buffers; ++id)
-    if (p->buffers[id].role == role && p->buffers[id].index == index) return id;
+  for (int32_t id = 0; id < p->num_buffers; ++id) {
+    const lathe_rt_buffer_desc_t *b = &p->buffers[id];
+    if (b->role == role && b->index == index) return id;
+  }
   return -1;
 }
 
@@ -191,7 +206,8 @@ static lathe_status_t bind(const lathe_rt_program_t *p, const lathe_rt_tensor_t 
     LATHE_RETURN_IF_ERROR(check_tensor(
         p, "input", k, &p->buffers[find_buffer(p, LATHE_RT_BUFFER_INPUT, k)], NULL, &inputs[k]));
   for (int32_t q = 0; q < p->num_params; ++q)
-    params[q] = inputs[p->params[q].input].dims[p->params[q].dim];
+    params[q] = p->params[q].input < 0 ? -1 : inputs[p->params[q].input].dims[p->params[q].dim];
+  LATHE_RETURN_IF_ERROR(lathe_rt_param_derive(p, params));
   /* Then every param use agrees with its binding, and the memory suffices. */
   for (int32_t k = 0; k < num_inputs; ++k)
     LATHE_RETURN_IF_ERROR(check_tensor(
@@ -235,20 +251,24 @@ lathe_status_t lathe_rt_program_buffer_shape(const lathe_rt_program_t *program, 
 }
 
 /* Plan items by buffer id: temporaries get their size and the kernels that
- * touch them; everything else (and unused temporaries) is empty. */
+ * touch them or their views; everything else (views and unused temporaries
+ * included) is empty. */
 static lathe_status_t plan_items(const lathe_rt_program_t *p, const int64_t *params,
                                  lathe_rt_plan_item_t *items) {
   for (int32_t id = 0; id < p->num_buffers; ++id) items[id] = (lathe_rt_plan_item_t){0, -1, -1};
   for (int32_t k = 0; k < p->num_kernels; ++k) {
     for (int32_t j = 0; j < p->kernels[k].num_buffers; ++j) {
-      lathe_rt_plan_item_t *it = &items[p->kernels[k].buffers[j]];
+      int32_t id = p->kernels[k].buffers[j];
+      if (p->buffers[id].role == LATHE_RT_BUFFER_VIEW) id = p->buffers[id].index;
+      lathe_rt_plan_item_t *it = &items[id];
       if (it->first < 0) it->first = k;
       it->last = k;
     }
   }
   for (int32_t id = 0; id < p->num_buffers; ++id) {
     lathe_rt_plan_item_t *it = &items[id];
-    if (p->buffers[id].role != LATHE_RT_BUFFER_TEMP || it->first < 0) {
+    const lathe_rt_buffer_desc_t *b = &p->buffers[id];
+    if (b->role != LATHE_RT_BUFFER_TEMP || it->first < 0) {
       *it = (lathe_rt_plan_item_t){0, 0, 0};
       continue;
     }
@@ -321,8 +341,27 @@ static lathe_status_t check_outputs(const lathe_rt_program_t *p, const int64_t *
   return NULL;
 }
 
-/* Points every buffer at its memory: the caller's tensors, the weights, or
- * the arena at the planned offset. */
+/* Points each view at its root's memory, after checking that the two have
+ * the same size under this binding (a compiler bug otherwise). */
+static lathe_status_t bind_views(const lathe_rt_program_t *p, lathe_rt_context_t *ctx) {
+  for (int32_t id = 0; id < p->num_buffers; ++id) {
+    if (p->buffers[id].role != LATHE_RT_BUFFER_VIEW) continue;
+    int32_t root = p->buffers[id].index;
+    lathe_rt_tensor_t view, base;
+    LATHE_RETURN_IF_ERROR(shape_of(p, id, ctx->params, &view));
+    LATHE_RETURN_IF_ERROR(shape_of(p, root, ctx->params, &base));
+    if (view.byte_size != base.byte_size)
+      return lathe_status_make(LATHE_STATUS_INTERNAL,
+                               "view '%s' has %llu bytes but its root '%s' has %llu",
+                               name_of(&p->buffers[id]), (unsigned long long)view.byte_size,
+                               name_of(&p->buffers[root]), (unsigned long long)base.byte_size);
+    ctx->pointers[id] = ctx->pointers[root];
+  }
+  return NULL;
+}
+
+/* Points every root buffer at its memory: the caller's tensors, the weights,
+ * or the arena at the planned offset; then the views at their roots'. */
 static lathe_status_t bind_pointers(const lathe_rt_program_t *p, lathe_rt_context_t *ctx,
                                     const lathe_rt_weights_t *weights,
                                     const lathe_rt_tensor_t *inputs, lathe_rt_tensor_t *outputs,
@@ -330,6 +369,7 @@ static lathe_status_t bind_pointers(const lathe_rt_program_t *p, lathe_rt_contex
   for (int32_t id = 0; id < p->num_buffers; ++id) {
     const lathe_rt_buffer_desc_t *b = &p->buffers[id];
     void *ptr = NULL;
+    if (b->role == LATHE_RT_BUFFER_VIEW) continue;
     switch (b->role) {
     case LATHE_RT_BUFFER_INPUT: ptr = inputs[b->index].data; break;
     case LATHE_RT_BUFFER_OUTPUT: ptr = outputs[b->index].data; break;
@@ -355,7 +395,7 @@ static lathe_status_t bind_pointers(const lathe_rt_program_t *p, lathe_rt_contex
     }
     ctx->pointers[id] = ptr;
   }
-  return NULL;
+  return bind_views(p, ctx);
 }
 
 lathe_status_t lathe_rt_program_run(const lathe_rt_program_t *program,

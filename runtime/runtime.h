@@ -153,15 +153,17 @@ uint64_t lathe_rt_weights_copied_bytes(const lathe_rt_weights_t *weights);
 /* ---- Programs (program.c) ---- */
 
 /* Checks a program description: ABI version, counts, every id and index in
- * range, each input and output bound by exactly one buffer, params bound to
- * an existing input dim that the input's buffer declares as that param. */
+ * range, each input and output bound by exactly one buffer, views of root
+ * buffers of their dtype, params bound to an input dim that the input's
+ * buffer declares as that param or derived by a well-formed postfix program
+ * over earlier params. */
 lathe_status_t lathe_rt_program_validate(const lathe_rt_program_t *program);
 
-/* Binds every symbolic size from the inputs and checks each input's dtype,
- * rank and static dims, and that inputs agreeing on a param agree on its
- * value. Errors name the input and give the expected and the given type,
- * e.g. "input 'x' (#0): expected f32[N, 128] with N = 4, got f32[4, 64]".
- * Writes out_params[program->num_params]. */
+/* Binds every symbolic size from the inputs (derived ones computed from
+ * those) and checks each input's dtype, rank and dims, and that inputs
+ * agreeing on a param agree on its value. Errors name the input and give the expected and the given
+ * type, e.g. "input 'x' (#0): expected f32[N, 128] with N = 4, got f32[4, 64]". Writes
+ * out_params[program->num_params]. */
 lathe_status_t lathe_rt_program_bind(const lathe_rt_program_t *program,
                                      const lathe_rt_tensor_t *inputs, int32_t num_inputs,
                                      int64_t *out_params);

@@ -152,11 +152,46 @@ typedef struct lathe_rt_dim {
   int32_t reserved;
 } lathe_rt_dim_t;
 
-/* Symbolic size `name`, bound at run time from dim `dim` of input `input`. */
+/* Ops of a derived size's postfix program (all on int64; semantics as in
+ * kernel/scalar_ops.def: div truncates, floordiv floors, mod is floored and
+ * takes the divisor's sign; division or mod by zero gives 0; wraps on
+ * overflow, never traps). */
+typedef enum {
+  LATHE_RT_PARAM_OP_CONST = 1, /* push value */
+  LATHE_RT_PARAM_OP_PARAM,     /* push params[value] (an earlier param) */
+  LATHE_RT_PARAM_OP_NEG,       /* unary: pop a, push -a */
+  LATHE_RT_PARAM_OP_ABS,
+  LATHE_RT_PARAM_OP_ADD, /* binary: pop b, pop a, push a op b */
+  LATHE_RT_PARAM_OP_SUB,
+  LATHE_RT_PARAM_OP_MUL,
+  LATHE_RT_PARAM_OP_DIV,
+  LATHE_RT_PARAM_OP_FLOORDIV,
+  LATHE_RT_PARAM_OP_MOD,
+  LATHE_RT_PARAM_OP_MAX,
+  LATHE_RT_PARAM_OP_MIN,
+  LATHE_RT_PARAM_OP_COUNT
+} lathe_rt_param_opcode_t;
+
+/* Deepest stack a derived size's program may need. */
+#define LATHE_RT_MAX_PARAM_STACK 32
+
+typedef struct lathe_rt_param_op {
+  int32_t op; /* lathe_rt_param_opcode_t */
+  int32_t reserved;
+  int64_t value; /* CONST: the constant; PARAM: the param index */
+} lathe_rt_param_op_t;
+
+/* Symbolic size `name`: either bound at run time from dim `dim` of input
+ * `input`, or (input < 0) derived from earlier params by a postfix program,
+ * e.g. N*128 = {PARAM 0, CONST 128, MUL}. Sizes are never negative: a
+ * derived size that evaluates below zero fails the run. */
 typedef struct lathe_rt_param_desc {
   const char *name;
-  int32_t input;
+  int32_t input; /* -1: derived */
   int32_t dim;
+  int32_t num_ops; /* derived only */
+  int32_t reserved;
+  const lathe_rt_param_op_t *ops; /* [num_ops], derived only */
 } lathe_rt_param_desc_t;
 
 typedef enum {
@@ -164,6 +199,11 @@ typedef enum {
   LATHE_RT_BUFFER_OUTPUT = 2, /* index = graph output k; data = the caller's tensor */
   LATHE_RT_BUFFER_CONST = 3,  /* index = weight id in the weights table */
   LATHE_RT_BUFFER_TEMP = 4,   /* index unused; placed in the context's arena by the plan */
+  /* index = root buffer id: no storage of its own, the bytes of the root
+   * (itself not a view) seen with another shape of the same dtype and byte
+   * size (reshape). A use of a view counts as a use of its root for
+   * liveness; it is an input/output/constant/temporary when its root is. */
+  LATHE_RT_BUFFER_VIEW = 5,
 } lathe_rt_buffer_role_t;
 
 typedef struct lathe_rt_buffer_desc {
@@ -175,8 +215,9 @@ typedef struct lathe_rt_buffer_desc {
   const lathe_rt_dim_t *dims; /* [rank] */
 } lathe_rt_buffer_desc_t;
 
-/* A kernel and every buffer it touches (reads and writes, any order): the
- * executor derives temporaries' live ranges from these lists. */
+/* A kernel and every buffer it touches (reads and writes, any order, views
+ * and kernel-local scratch included): the executor derives temporaries' live
+ * ranges from these lists. */
 typedef struct lathe_rt_kernel_desc {
   const char *name; /* "k0_matmul_add_relu" */
   lathe_rt_kernel_fn fn;

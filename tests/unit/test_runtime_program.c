@@ -76,7 +76,7 @@ static const lathe_rt_dim_t dims_n4[] = {{0, 0, 0}, {4, -1, 0}};
 static const lathe_rt_dim_t dims_n[] = {{0, 0, 0}};
 static const lathe_rt_dim_t dims_4[] = {{4, -1, 0}};
 static const lathe_rt_dim_t dims_1000[] = {{1000, -1, 0}};
-static const lathe_rt_param_desc_t params[] = {{"N", 0, 0}};
+static const lathe_rt_param_desc_t params[] = {{.name = "N", .input = 0, .dim = 0}};
 static const lathe_rt_buffer_desc_t buffers[NUM_BUFFERS] = {
     [B_X] = {"x", LATHE_RT_BUFFER_INPUT, 0, LATHE_RT_DTYPE_F32, 2, dims_n4},
     [B_W] = {"w", LATHE_RT_BUFFER_CONST, 0, LATHE_RT_DTYPE_F32, 1, dims_4},
@@ -348,11 +348,11 @@ static void test_validation(void **state) {
   ks[0].num_buffers = -1;
   expect_invalid(&r, "bad buffer list");
 
-  lathe_rt_param_desc_t ps[1] = {{"N", 2, 0}};
+  lathe_rt_param_desc_t ps[1] = {{.name = "N", .input = 2, .dim = 0}};
   lathe_rt_program_t t = program;
   t.params = ps;
   expect_invalid(&t, "param 0 ('N'): unknown input");
-  ps[0] = (lathe_rt_param_desc_t){"N", 0, 2};
+  ps[0] = (lathe_rt_param_desc_t){.name = "N", .input = 0, .dim = 2};
   expect_invalid(&t, "its input does not declare it");
 
   /* run() validates too: no kernel ever sees a bad description. */

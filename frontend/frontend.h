@@ -5,10 +5,12 @@
  *   safetensors/  weight files (reader, writer, sharded checkpoints, and the
  *                 weight-source opener the text-IR parser takes)
  *   onnx/         ONNX models (lathe_onnx_import_file)
+ *   hf/           Hugging Face model folders (lathe_hf_import)
  */
 #ifndef LATHE_FRONTEND_FRONTEND_H
 #define LATHE_FRONTEND_FRONTEND_H
 
+#include "frontend/hf/hf_import.h"
 #include "frontend/onnx/onnx_import.h"
 #include "frontend/safetensors/safetensors.h"
 

@@ -1,16 +1,18 @@
 /* `lathe import MODEL.onnx [-o OUT.lir] [--weights OUT.safetensors]`
+ * `lathe import MODEL_DIR ...` (a Hugging Face folder: config.json + safetensors)
  *
- * Imports an ONNX model and writes its text IR. Paths inside the IR
- * (`@file("model.onnx", OFFSET)` views of raw_data and external data, the
- * `weights "..."` sidecar) are relative to the output file's directory, which
- * is where lathe-opt resolves them; with the output on stdout, relative to
- * the current directory.
+ * Imports an ONNX model or a Hugging Face model folder and writes its text
+ * IR. Paths inside the IR (`@file("model.onnx", OFFSET)` views of raw_data
+ * and external data, the `weights "..."` sidecar or checkpoint) are relative
+ * to the output file's directory, which is where lathe-opt resolves them;
+ * with the output on stdout, relative to the current directory.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -19,10 +21,15 @@
 
 static const char usage[] =
     "usage: lathe import MODEL.onnx [-o OUT.lir] [--weights OUT.safetensors]\n"
+    "       lathe import MODEL_DIR [-o OUT.lir] [--weights OUT.safetensors]\n"
     "\n"
     "Converts an ONNX model (default domain, opsets 7 to 24) to Lathe's text IR.\n"
     "Large constants stay in the model file (or its external-data files) and are\n"
     "referenced as @file(\"PATH\", OFFSET); small ones are written inline.\n"
+    "\n"
+    "A folder is read as a Hugging Face model (config.json plus model.safetensors\n"
+    "or a sharded model.safetensors.index.json; model_type gpt2, opt or llama);\n"
+    "its tensors are referenced by name in the checkpoint (docs/hf.md).\n"
     "\n"
     "options:\n"
     "  -o FILE                  write the IR to FILE instead of stdout\n"
@@ -164,8 +171,19 @@ static lathe_status_t run(const options_t *o) {
   lathe_strbuf_init(&model_dir);
   lathe_strbuf_init(&weights_path);
   lathe_module_t *m = NULL;
-  lathe_status_t st = display_dir(out_dir, o->model, &model_dir);
-  if (!st) {
+  /* display_dir names the folder holding a file, so a model folder is named
+   * through a file inside it. */
+  struct stat model_stat;
+  bool hf = stat(o->model, &model_stat) == 0 && S_ISDIR(model_stat.st_mode);
+  lathe_strbuf_t inside;
+  lathe_strbuf_init(&inside);
+  lathe_strbuf_printf(&inside, "%s/config.json", o->model);
+  lathe_status_t st = display_dir(out_dir, hf ? lathe_strbuf_cstr(&inside) : o->model, &model_dir);
+  lathe_strbuf_destroy(&inside);
+  if (!st && hf) {
+    lathe_hf_import_options_t opts = {.display_dir = lathe_strbuf_cstr(&model_dir)};
+    st = lathe_hf_import(o->model, &opts, &m);
+  } else if (!st) {
     /* The importer reads 0 as "default" and a negative count as "never". */
     lathe_onnx_import_options_t opts = {
         .display_dir = lathe_strbuf_cstr(&model_dir),

@@ -56,7 +56,7 @@ lathe_status_t hf_config_load(const char *path, hf_config_t *out) {
     size_t line = 1, col = 1;
     if (text && end && end >= text) line_col(text, (size_t)(end - text), &line, &col);
     st = hf_config_error(&c, LATHE_STATUS_PARSE_ERROR, NULL,
-                         "JSON syntax error at line %zu, column %zu", line, col);
+                         "JSON syntax error near line %zu, column %zu", line, col);
   } else if (!cJSON_IsObject(c.root)) {
     st = hf_config_error(&c, LATHE_STATUS_PARSE_ERROR, NULL, "not a JSON object");
   }

@@ -50,8 +50,7 @@ lathe_status_t lathe_infer_attention(lathe_infer_ctx_t *ctx) {
       LATHE_RETURN_IF_ERROR(lathe_infer_require_same_dtype(ctx, 0, 3));
     lathe_dim_t scores[4] = {batch, q[1], q[2], keys};
     lathe_type_t target = {lathe_infer_operand_type(ctx, 0)->dtype, 4, scores};
-    LATHE_RETURN_IF_ERROR(
-        lathe_infer_unidirectional(&target, lathe_infer_operand_type(ctx, 3), 3));
+    LATHE_RETURN_IF_ERROR(lathe_infer_unidirectional(&target, lathe_infer_operand_type(ctx, 3), 3));
   }
   lathe_dim_t out[4] = {batch, q[1], q[2], v[3]};
   lathe_infer_set_result(ctx, 0, lathe_infer_operand_type(ctx, 0)->dtype, 4, out);

@@ -104,9 +104,9 @@ static lathe_status_t check_entry(const char *name, const lathe_weight_source_en
   lathe_strbuf_init(&want);
   format_dims(&got, e->rank, e->dims);
   format_dims(&want, rank, dims);
-  lathe_status_t st = lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
-                                        "%s: %s: shape %s, but the config gives %s", file, name,
-                                        lathe_strbuf_cstr(&got), lathe_strbuf_cstr(&want));
+  lathe_status_t st =
+      lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "%s: %s: shape %s, but the config gives %s",
+                        file, name, lathe_strbuf_cstr(&got), lathe_strbuf_cstr(&want));
   lathe_strbuf_destroy(&got);
   lathe_strbuf_destroy(&want);
   return st;
@@ -142,7 +142,8 @@ lathe_status_t hf_weight(hf_builder_t *h, const char *name, uint32_t rank, const
   v->name = value_name(h, name);
   if (e.dtype != LATHE_DTYPE_F32) {
     lathe_attr_t to = lathe_attr_dtype("to", LATHE_DTYPE_F32);
-    LATHE_RETURN_IF_ERROR(hf_op(h, LATHE_OP_CAST, hf_name(h, "%s.f32", v->name), 1, &v, 1, &to, &v));
+    LATHE_RETURN_IF_ERROR(
+        hf_op(h, LATHE_OP_CAST, hf_name(h, "%s.f32", v->name), 1, &v, 1, &to, &v));
   }
   if (!lathe_hashmap_put_str(&h->weights, name, v))
     return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
@@ -154,9 +155,8 @@ lathe_status_t hf_op(hf_builder_t *h, lathe_op_kind_t kind, const char *name, ui
                      lathe_value_t *const *operands, uint32_t num_attrs, const lathe_attr_t *attrs,
                      lathe_value_t **out) {
   lathe_op_t *op = NULL;
-  LATHE_RETURN_IF_ERROR_CTX(
-      lathe_build_op(&h->at_end, kind, n, operands, num_attrs, attrs, 0, &op), "building %%%s",
-      name);
+  LATHE_RETURN_IF_ERROR_CTX(lathe_build_op(&h->at_end, kind, n, operands, num_attrs, attrs, 0, &op),
+                            "building %%%s", name);
   op->results[0].name = name;
   *out = &op->results[0];
   return NULL;
@@ -178,11 +178,12 @@ static lathe_status_t project(hf_builder_t *h, lathe_value_t *x, const char *wei
   LATHE_RETURN_IF_ERROR(hf_weight(h, weight, 2, dims, &w));
   if (layout == HF_LINEAR) {
     lathe_attr_t perm = lathe_attr_ints("perm", (int64_t[]){1, 0}, 2);
-    LATHE_RETURN_IF_ERROR(
-        hf_op(h, LATHE_OP_TRANSPOSE, hf_name(h, "%s.t", value_name(h, weight)), 1, &w, 1, &perm, &w));
+    LATHE_RETURN_IF_ERROR(hf_op(h, LATHE_OP_TRANSPOSE, hf_name(h, "%s.t", value_name(h, weight)), 1,
+                                &w, 1, &perm, &w));
   }
   const char *mm_name = bias ? hf_name(h, "%s.matmul", name) : name;
-  LATHE_RETURN_IF_ERROR(hf_op(h, LATHE_OP_MATMUL, mm_name, 2, (lathe_value_t *[]){x, w}, 0, NULL, &y));
+  LATHE_RETURN_IF_ERROR(
+      hf_op(h, LATHE_OP_MATMUL, mm_name, 2, (lathe_value_t *[]){x, w}, 0, NULL, &y));
   if (bias) {
     lathe_value_t *b = NULL;
     LATHE_RETURN_IF_ERROR(hf_weight(h, bias, 1, &out, &b));
@@ -214,7 +215,8 @@ lathe_status_t hf_norm(hf_builder_t *h, hf_norm_kind_t kind, lathe_value_t *x, c
     /* No parameters: a scalar scale of one broadcasts over the normalized dim. */
     float one = 1.0f;
     lathe_weight_t *w = NULL;
-    LATHE_RETURN_IF_ERROR(lathe_weight_create_inline(h->module, LATHE_DTYPE_F32, &one, sizeof one, &w));
+    LATHE_RETURN_IF_ERROR(
+        lathe_weight_create_inline(h->module, LATHE_DTYPE_F32, &one, sizeof one, &w));
     lathe_type_t scalar = {LATHE_DTYPE_F32, 0, NULL};
     LATHE_RETURN_IF_ERROR(lathe_build_const(&h->at_end, w, &scalar, &operands[1]));
     operands[1]->name = hf_name(h, "%s.unit_scale", value_name(h, module));
@@ -236,7 +238,8 @@ lathe_status_t hf_activation(hf_builder_t *h, hf_act_t act, lathe_value_t *x, co
   }
   case HF_ACT_SILU: { /* x * sigmoid(x): ONNX has no SiLU either */
     lathe_value_t *s = NULL;
-    LATHE_RETURN_IF_ERROR(hf_op(h, LATHE_OP_SIGMOID, hf_name(h, "%s.sigmoid", name), 1, &x, 0, NULL, &s));
+    LATHE_RETURN_IF_ERROR(
+        hf_op(h, LATHE_OP_SIGMOID, hf_name(h, "%s.sigmoid", name), 1, &x, 0, NULL, &s));
     return hf_op(h, LATHE_OP_MUL, name, 2, (lathe_value_t *[]){x, s}, 0, NULL, out);
   }
   }

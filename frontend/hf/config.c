@@ -89,9 +89,9 @@ static lathe_status_t missing(const hf_config_t *c, const char *key) {
 static lathe_status_t ill_typed(const hf_config_t *c, const char *key, const cJSON *it,
                                 const char *expected) {
   char *json = cJSON_PrintUnformatted(it);
-  lathe_status_t s = hf_config_error(c, LATHE_STATUS_INVALID_ARGUMENT, key, "expected %s, got %.40s%s",
-                                     expected, json ? json : "?",
-                                     json && strlen(json) > 40 ? "..." : "");
+  lathe_status_t s =
+      hf_config_error(c, LATHE_STATUS_INVALID_ARGUMENT, key, "expected %s, got %.40s%s", expected,
+                      json ? json : "?", json && strlen(json) > 40 ? "..." : "");
   free(json);
   return s;
 }
@@ -165,9 +165,9 @@ lathe_status_t hf_config_require_null(const hf_config_t *c, const char *key) {
   const cJSON *it = item(c, key);
   if (!it) return NULL;
   char *json = cJSON_PrintUnformatted(it);
-  lathe_status_t s = hf_config_error(c, LATHE_STATUS_UNSUPPORTED, key,
-                                     "%.40s%s is not supported (only null)", json ? json : "?",
-                                     json && strlen(json) > 40 ? "..." : "");
+  lathe_status_t s =
+      hf_config_error(c, LATHE_STATUS_UNSUPPORTED, key, "%.40s%s is not supported (only null)",
+                      json ? json : "?", json && strlen(json) > 40 ? "..." : "");
   free(json);
   return s;
 }
@@ -220,9 +220,9 @@ lathe_status_t hf_config_activation_or(const hf_config_t *c, const char *key, co
   lathe_strbuf_init(&sb);
   for (size_t i = 0; i < NUM_ACTIVATIONS; ++i)
     lathe_strbuf_printf(&sb, "%s%s", i ? ", " : "", activations[i].name);
-  lathe_status_t s = hf_config_error(c, LATHE_STATUS_UNSUPPORTED, key,
-                                     "'%s' is not supported (supported: %s)", name,
-                                     lathe_strbuf_cstr(&sb));
+  lathe_status_t s =
+      hf_config_error(c, LATHE_STATUS_UNSUPPORTED, key, "'%s' is not supported (supported: %s)",
+                      name, lathe_strbuf_cstr(&sb));
   lathe_strbuf_destroy(&sb);
   return s;
 }

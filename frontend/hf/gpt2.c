@@ -32,8 +32,8 @@ static lathe_status_t read_config(const hf_config_t *c, gpt2_t *g) {
   LATHE_RETURN_IF_ERROR(hf_config_bool_or(c, "scale_attn_weights", true, &g->scale_weights));
   LATHE_RETURN_IF_ERROR(
       hf_config_bool_or(c, "scale_attn_by_inverse_layer_idx", false, &g->scale_by_layer));
-  LATHE_RETURN_IF_ERROR(hf_config_require_bool(c, "add_cross_attention", false,
-                                               "cross-attention needs an encoder"));
+  LATHE_RETURN_IF_ERROR(
+      hf_config_require_bool(c, "add_cross_attention", false, "cross-attention needs an encoder"));
   return hf_config_check_divides(c, "n_head", g->heads, "n_embd", g->embd);
 }
 
@@ -67,18 +67,23 @@ static lathe_status_t block(hf_builder_t *h, const gpt2_t *g, int64_t i, lathe_v
   const char *attn = hf_name(h, "%s.attn", l), *mlp = hf_name(h, "%s.mlp", l);
   int64_t e = g->embd;
   lathe_value_t *a = NULL, *qkv[3], *y = NULL;
-  LATHE_RETURN_IF_ERROR(hf_norm(h, HF_LAYER_NORM, *x, hf_name(h, "%s.ln_1", l), e, g->eps, true, &a));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.c_attn", attn), HF_CONV1D, e, 3 * e, true, &a));
+  LATHE_RETURN_IF_ERROR(
+      hf_norm(h, HF_LAYER_NORM, *x, hf_name(h, "%s.ln_1", l), e, g->eps, true, &a));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.c_attn", attn), HF_CONV1D, e, 3 * e, true, &a));
   LATHE_RETURN_IF_ERROR(split_qkv(h, a, attn, e, qkv));
   hf_attention_t spec = {attn, g->heads, g->heads, e / g->heads, layer_scale(g, i), 0.0};
   LATHE_RETURN_IF_ERROR(hf_self_attention(h, &spec, qkv[0], qkv[1], qkv[2], &y));
   LATHE_RETURN_IF_ERROR(hf_linear(h, y, hf_name(h, "%s.c_proj", attn), HF_CONV1D, e, e, true, &y));
   LATHE_RETURN_IF_ERROR(hf_op(h, LATHE_OP_ADD, hf_name(h, "%s.attn_residual", l), 2,
                               (lathe_value_t *[]){*x, y}, 0, NULL, x));
-  LATHE_RETURN_IF_ERROR(hf_norm(h, HF_LAYER_NORM, *x, hf_name(h, "%s.ln_2", l), e, g->eps, true, &a));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.c_fc", mlp), HF_CONV1D, e, g->inner, true, &y));
+  LATHE_RETURN_IF_ERROR(
+      hf_norm(h, HF_LAYER_NORM, *x, hf_name(h, "%s.ln_2", l), e, g->eps, true, &a));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.c_fc", mlp), HF_CONV1D, e, g->inner, true, &y));
   LATHE_RETURN_IF_ERROR(hf_activation(h, g->act, y, hf_name(h, "%s.act", mlp), &y));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, y, hf_name(h, "%s.c_proj", mlp), HF_CONV1D, g->inner, e, true, &y));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, y, hf_name(h, "%s.c_proj", mlp), HF_CONV1D, g->inner, e, true, &y));
   return hf_op(h, LATHE_OP_ADD, l, 2, (lathe_value_t *[]){*x, y}, 0, NULL, x);
 }
 

@@ -38,9 +38,8 @@ lathe_status_t hf_config_load(const char *path, hf_config_t *out_config);
 void hf_config_free(hf_config_t *config);
 
 /* "PATH: KEY: message". */
-lathe_status_t hf_config_error(const hf_config_t *config, lathe_status_code_t code,
-                               const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+lathe_status_t hf_config_error(const hf_config_t *config, lathe_status_code_t code, const char *key,
+                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* True when `key` is present and not null. */
 bool hf_config_has(const hf_config_t *config, const char *key);
@@ -56,8 +55,8 @@ lathe_status_t hf_config_bool_or(const hf_config_t *config, const char *key, boo
                                  bool *out);
 /* Borrowed from the config. */
 lathe_status_t hf_config_string(const hf_config_t *config, const char *key, const char **out);
-lathe_status_t hf_config_string_or(const hf_config_t *config, const char *key,
-                                   const char *fallback, const char **out);
+lathe_status_t hf_config_string_or(const hf_config_t *config, const char *key, const char *fallback,
+                                   const char **out);
 /* Fails (UNSUPPORTED) unless `key` is absent or null: for features such as
  * rope_scaling that change the math when set. */
 lathe_status_t hf_config_require_null(const hf_config_t *config, const char *key);
@@ -157,7 +156,8 @@ lathe_status_t hf_positions(hf_builder_t *h, int64_t offset, lathe_value_t **out
 typedef lathe_status_t (*hf_family_build_fn)(hf_builder_t *h, const hf_config_t *config,
                                              lathe_value_t **out_logits);
 
-lathe_status_t hf_build_gpt2(hf_builder_t *h, const hf_config_t *config, lathe_value_t **out_logits);
+lathe_status_t hf_build_gpt2(hf_builder_t *h, const hf_config_t *config,
+                             lathe_value_t **out_logits);
 lathe_status_t hf_build_opt(hf_builder_t *h, const hf_config_t *config, lathe_value_t **out_logits);
 lathe_status_t hf_build_llama(hf_builder_t *h, const hf_config_t *config,
                               lathe_value_t **out_logits);

@@ -79,8 +79,8 @@ static lathe_status_t open_checkpoint(lathe_module_t *m, const char *dir, const 
                              dir);
   lathe_weight_source_t source;
   LATHE_RETURN_IF_ERROR(lathe_safetensors_open_weight_source(NULL, path, &source));
-  const char *display = !strcmp(display_dir, ".") ? name
-                                                   : lathe_arena_printf(a, "%s/%s", display_dir, name);
+  const char *display =
+      !strcmp(display_dir, ".") ? name : lathe_arena_printf(a, "%s/%s", display_dir, name);
   lathe_module_add_weight_source(m, display, &source);
   *out_path = path;
   return NULL;
@@ -106,7 +106,8 @@ static lathe_status_t build(lathe_module_t *m, const char *dir, const char *disp
   LATHE_RETURN_IF_ERROR(st);
   lathe_build_return(h.graph, 1, &logits);
   st = lathe_module_verify(m);
-  return st ? lathe_status_annotate(st, "internal error: the imported graph fails to verify") : NULL;
+  return st ? lathe_status_annotate(st, "internal error: the imported graph fails to verify")
+            : NULL;
 }
 
 lathe_status_t lathe_hf_import(const char *dir, const lathe_hf_import_options_t *options,

@@ -60,22 +60,29 @@ static lathe_status_t block(hf_builder_t *h, const llama_t *m, int64_t i, lathe_
   lathe_value_t *a = NULL, *q = NULL, *k = NULL, *v = NULL, *y = NULL, *up = NULL;
   LATHE_RETURN_IF_ERROR(
       hf_norm(h, HF_RMS_NORM, *x, hf_name(h, "%s.input_layernorm", l), e, m->eps, true, &a));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.q_proj", attn), HF_LINEAR, e, q_dim, ab, &q));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.k_proj", attn), HF_LINEAR, e, kv_dim, ab, &k));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.v_proj", attn), HF_LINEAR, e, kv_dim, ab, &v));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.q_proj", attn), HF_LINEAR, e, q_dim, ab, &q));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.k_proj", attn), HF_LINEAR, e, kv_dim, ab, &k));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.v_proj", attn), HF_LINEAR, e, kv_dim, ab, &v));
   hf_attention_t spec = {attn, m->heads, m->kv_heads, m->head_dim, 0.0, m->theta};
   LATHE_RETURN_IF_ERROR(hf_self_attention(h, &spec, q, k, v, &y));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, y, hf_name(h, "%s.o_proj", attn), HF_LINEAR, q_dim, e, ab, &y));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, y, hf_name(h, "%s.o_proj", attn), HF_LINEAR, q_dim, e, ab, &y));
   LATHE_RETURN_IF_ERROR(hf_op(h, LATHE_OP_ADD, hf_name(h, "%s.attn_residual", l), 2,
                               (lathe_value_t *[]){*x, y}, 0, NULL, x));
-  LATHE_RETURN_IF_ERROR(hf_norm(h, HF_RMS_NORM, *x, hf_name(h, "%s.post_attention_layernorm", l),
-                                e, m->eps, true, &a));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.gate_proj", mlp), HF_LINEAR, e, m->ffn, mb, &y));
+  LATHE_RETURN_IF_ERROR(hf_norm(h, HF_RMS_NORM, *x, hf_name(h, "%s.post_attention_layernorm", l), e,
+                                m->eps, true, &a));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.gate_proj", mlp), HF_LINEAR, e, m->ffn, mb, &y));
   LATHE_RETURN_IF_ERROR(hf_activation(h, m->act, y, hf_name(h, "%s.act", mlp), &y));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.up_proj", mlp), HF_LINEAR, e, m->ffn, mb, &up));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.up_proj", mlp), HF_LINEAR, e, m->ffn, mb, &up));
   LATHE_RETURN_IF_ERROR(hf_op(h, LATHE_OP_MUL, hf_name(h, "%s.gated", mlp), 2,
                               (lathe_value_t *[]){y, up}, 0, NULL, &y));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, y, hf_name(h, "%s.down_proj", mlp), HF_LINEAR, m->ffn, e, mb, &y));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, y, hf_name(h, "%s.down_proj", mlp), HF_LINEAR, m->ffn, e, mb, &y));
   return hf_op(h, LATHE_OP_ADD, l, 2, (lathe_value_t *[]){*x, y}, 0, NULL, x);
 }
 

@@ -58,9 +58,12 @@ static lathe_status_t block(hf_builder_t *h, const opt_t *o, const char *decoder
   lathe_value_t *a = NULL, *q = NULL, *k = NULL, *v = NULL, *y = NULL;
   LATHE_RETURN_IF_ERROR(hf_norm(h, HF_LAYER_NORM, *x, hf_name(h, "%s.self_attn_layer_norm", l), e,
                                 OPT_LAYER_NORM_EPS, o->affine, &a));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.q_proj", attn), HF_LINEAR, e, e, o->bias, &q));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.k_proj", attn), HF_LINEAR, e, e, o->bias, &k));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.v_proj", attn), HF_LINEAR, e, e, o->bias, &v));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.q_proj", attn), HF_LINEAR, e, e, o->bias, &q));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.k_proj", attn), HF_LINEAR, e, e, o->bias, &k));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.v_proj", attn), HF_LINEAR, e, e, o->bias, &v));
   hf_attention_t spec = {attn, o->heads, o->heads, e / o->heads, 0.0, 0.0};
   LATHE_RETURN_IF_ERROR(hf_self_attention(h, &spec, q, k, v, &y));
   LATHE_RETURN_IF_ERROR(
@@ -69,9 +72,11 @@ static lathe_status_t block(hf_builder_t *h, const opt_t *o, const char *decoder
                               (lathe_value_t *[]){*x, y}, 0, NULL, x));
   LATHE_RETURN_IF_ERROR(hf_norm(h, HF_LAYER_NORM, *x, hf_name(h, "%s.final_layer_norm", l), e,
                                 OPT_LAYER_NORM_EPS, o->affine, &a));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, a, hf_name(h, "%s.fc1", l), HF_LINEAR, e, o->ffn, o->bias, &y));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, a, hf_name(h, "%s.fc1", l), HF_LINEAR, e, o->ffn, o->bias, &y));
   LATHE_RETURN_IF_ERROR(hf_activation(h, o->act, y, hf_name(h, "%s.activation", l), &y));
-  LATHE_RETURN_IF_ERROR(hf_linear(h, y, hf_name(h, "%s.fc2", l), HF_LINEAR, o->ffn, e, o->bias, &y));
+  LATHE_RETURN_IF_ERROR(
+      hf_linear(h, y, hf_name(h, "%s.fc2", l), HF_LINEAR, o->ffn, e, o->bias, &y));
   return hf_op(h, LATHE_OP_ADD, l, 2, (lathe_value_t *[]){*x, y}, 0, NULL, x);
 }
 

@@ -74,12 +74,12 @@ def parse_attrs(text):
 
 
 def parse(path):
-    """(weights path, [(results, op, operands, attrs, payload)], returned name)."""
-    weights, ops, ret = None, [], None
+    """([weight source paths], [(results, op, operands, attrs, payload)], returned name)."""
+    weights, ops, ret = [], [], None
     for line in open(path):
         line = line.strip()
         if line.startswith("weights "):
-            weights = os.path.join(os.path.dirname(path), json.loads(line[len("weights "):]))
+            weights.append(os.path.join(os.path.dirname(path), json.loads(line[len("weights "):])))
         elif line.startswith("return "):
             ret = line[len("return "):]
         elif line.startswith("%"):
@@ -100,11 +100,6 @@ def parse(path):
 
 
 # --- the ops, from docs/ops.md -----------------------------------------------------
-
-
-def load_tensors(weights):
-    folder = os.path.dirname(weights)
-    return stio.read_folder(folder)
 
 
 def const(payload, tensors):
@@ -194,7 +189,9 @@ OPS = {
 
 def run(path, ids):
     weights, ops, ret = parse(path)
-    tensors = load_tensors(weights) if weights else {}
+    tensors = {}
+    for source in reversed(weights):  # the first source that has a name wins
+        tensors |= stio.read_source(source)
     env = {"%input_ids": ids}
     for results, op, operands, attrs, payload in ops:
         if op == "const":

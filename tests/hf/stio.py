@@ -39,17 +39,22 @@ def read_file(path):
     return out
 
 
-def read_folder(folder):
-    """Every tensor of a model folder, single file or sharded."""
-    index = os.path.join(folder, "model.safetensors.index.json")
-    if not os.path.exists(index):
-        return read_file(os.path.join(folder, "model.safetensors"))
-    with open(index) as f:
+def read_source(path):
+    """Every tensor of a .safetensors file or of the shards an index lists."""
+    if not path.endswith(".json"):
+        return read_file(path)
+    with open(path) as f:
         shards = sorted(set(json.load(f)["weight_map"].values()))
     out = {}
     for shard in shards:
-        out |= read_file(os.path.join(folder, shard))
+        out |= read_file(os.path.join(os.path.dirname(path), shard))
     return out
+
+
+def read_folder(folder):
+    """Every tensor of a model folder, single file or sharded."""
+    index = os.path.join(folder, "model.safetensors.index.json")
+    return read_source(index if os.path.exists(index) else os.path.join(folder, "model.safetensors"))
 
 
 def to_bf16_bits(array):

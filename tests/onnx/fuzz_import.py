@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 
+import onnx
+
 
 def mutate(data, rnd):
     data = bytearray(data)
@@ -67,8 +69,7 @@ def main():
 
     lathe = os.path.join(os.path.abspath(args.build_dir), "bin", "lathe")
     seeds = args.models or sorted(glob.glob(os.path.join(
-        args.build_dir, "venv", "lib", "python3*", "site-packages", "onnx", "backend", "test",
-        "data", "node", "*", "model.onnx")))
+        os.path.dirname(onnx.__file__), "backend", "test", "data", "node", "*", "model.onnx")))
     if not seeds:
         sys.exit("no seed models")
     rnd = random.Random(args.seed)

@@ -53,10 +53,16 @@ static void dump_ir(FILE *out, const char *pass_name, const lathe_module_t *modu
   fflush(out);
 }
 
-static lathe_status_t run_one(const lathe_pipeline_entry_t *e, lathe_module_t *module) {
-  lathe_pass_ctx_t ctx = {.module = module, .pass = e->pass, .options = e->options};
-  for (lathe_graph_t *g = lathe_module_first_graph(module); g; g = g->next)
-    LATHE_RETURN_IF_ERROR_CTX(e->pass->run(&ctx, g), "pass '%s'", e->pass->name);
+/* Activations a pass asked for live until it is done with the graph. */
+static lathe_status_t run_one(const lathe_pipeline_entry_t *e, lathe_module_t *module,
+                              const lathe_calibrator_t *calibrator) {
+  lathe_pass_ctx_t ctx = {
+      .module = module, .pass = e->pass, .options = e->options, .calibrator = calibrator};
+  for (lathe_graph_t *g = lathe_module_first_graph(module); g; g = g->next) {
+    lathe_status_t st = e->pass->run(&ctx, g);
+    if (calibrator && calibrator->release) calibrator->release(calibrator->ctx);
+    LATHE_RETURN_IF_ERROR_CTX(st, "pass '%s'", e->pass->name);
+  }
   return NULL;
 }
 
@@ -88,7 +94,7 @@ lathe_status_t lathe_pipeline_run(const lathe_pipeline_t *pl, lathe_module_t *mo
   for (uint32_t i = 0; i < pl->num_entries && !st; ++i) {
     const lathe_pipeline_entry_t *e = &pl->entries[i];
     double t0 = now_ms();
-    st = run_one(e, module);
+    st = run_one(e, module, config->calibrator);
     ms[i] = now_ms() - t0;
     if (st) break;
     if (!config->skip_verify) {

@@ -46,16 +46,6 @@ typedef struct lathe_pass_option_value {
   } u;
 } lathe_pass_option_value_t;
 
-/* Calibration, reserved: compression passes will ask the manager to compile
- * the current graph with the CPU backend, run it on the user's calibration
- * inputs and return the activations of the values they name. Nothing provides
- * it yet; lathe_pass_calibrate reports UNSUPPORTED until a backend exists. */
-typedef struct lathe_activation {
-  const lathe_value_t *value; /* the observed value */
-  lathe_type_t type;          /* static type of the recorded tensor */
-  const void *data;           /* row-major, type.dtype; owned by the manager */
-} lathe_activation_t;
-
 typedef struct lathe_pass_info lathe_pass_info_t;
 
 typedef struct lathe_pass_ctx {
@@ -63,8 +53,9 @@ typedef struct lathe_pass_ctx {
   const lathe_pass_info_t *pass;
   const lathe_pass_option_value_t *options; /* one per schema entry, schema order */
   bool changed; /* set by the pass (lathe_pass_mark_changed) when it rewrote anything */
-  /* Calibration provider; NULL until the manager is given calibration inputs. */
-  void *calibration;
+  /* Calibration provider from the pipeline config, or NULL (no calibration
+   * data was given). */
+  const lathe_calibrator_t *calibrator;
 } lathe_pass_ctx_t;
 
 typedef lathe_status_t (*lathe_pass_run_fn_t)(lathe_pass_ctx_t *ctx, lathe_graph_t *graph);
@@ -95,7 +86,10 @@ const char *lathe_pass_option_string(const lathe_pass_ctx_t *ctx, const char *na
 static inline void lathe_pass_mark_changed(lathe_pass_ctx_t *ctx) { ctx->changed = true; }
 
 /* Asks for the activations of `values` of `graph` on the calibration inputs
- * (see lathe_activation_t). Not implemented: always UNSUPPORTED for now. */
+ * (see lathe_calibrator_t in passes.h): the graph as it stands is compiled
+ * with the values as extra outputs and run on every sample. The data stays
+ * valid until the pass returns from its run on this graph. UNSUPPORTED when
+ * no calibration data was given. */
 lathe_status_t lathe_pass_calibrate(lathe_pass_ctx_t *ctx, lathe_graph_t *graph,
                                     uint32_t num_values, const lathe_value_t *const *values,
                                     lathe_activation_t *out_activations);

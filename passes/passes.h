@@ -19,12 +19,37 @@
 
 typedef struct lathe_pipeline lathe_pipeline_t;
 
+/* The activations of one value over every calibration sample: num_samples
+ * row-major tensors of `type` (static), back to back. */
+typedef struct lathe_activation {
+  const lathe_value_t *value; /* the observed value */
+  lathe_type_t type;          /* static type of one sample's tensor */
+  uint32_t num_samples;
+  const void *data;           /* type.dtype elements; owned by the calibrator */
+} lathe_activation_t;
+
+/* Calibration, for compression passes that need activations: a provider the
+ * caller of lathe_pipeline_run installs (the driver compiles and runs the
+ * graph; passes/ never depends on a backend). `run` compiles `graph` as it
+ * stands with `values` as extra outputs, runs it on each calibration sample
+ * and fills out_activations[num_values]; their data stays valid until
+ * `release`, which the manager calls after each pass has run on a graph. */
+typedef struct lathe_calibrator {
+  void *ctx;
+  lathe_status_t (*run)(void *ctx, lathe_graph_t *graph, uint32_t num_values,
+                        const lathe_value_t *const *values, lathe_activation_t *out_activations);
+  void (*release)(void *ctx);
+} lathe_calibrator_t;
+
 typedef struct lathe_pipeline_config {
   const char *print_ir_after; /* comma-separated pass names, or NULL */
   int print_ir_after_all;
   int time_passes;   /* print a timing table after the run */
   int skip_verify;   /* don't verify after each pass */
   FILE *dump_stream; /* IR dumps and timings; stderr when NULL */
+  /* Calibration provider (borrowed), or NULL: passes that ask fail with
+   * UNSUPPORTED. */
+  const lathe_calibrator_t *calibrator;
 } lathe_pipeline_config_t;
 
 /* Parses a pipeline string. Unknown pass names, unknown options and badly

@@ -93,8 +93,9 @@ const char *lathe_pass_option_string(const lathe_pass_ctx_t *ctx, const char *na
 lathe_status_t lathe_pass_calibrate(lathe_pass_ctx_t *ctx, lathe_graph_t *graph,
                                     uint32_t num_values, const lathe_value_t *const *values,
                                     lathe_activation_t *out_activations) {
-  (void)graph, (void)num_values, (void)values, (void)out_activations;
-  return lathe_status_make(LATHE_STATUS_UNSUPPORTED,
-                           "pass '%s' needs calibration data, which is not available yet",
-                           ctx->pass->name);
+  if (!ctx->calibrator)
+    return lathe_status_make(LATHE_STATUS_UNSUPPORTED,
+                             "pass '%s' needs calibration data (none was given)",
+                             ctx->pass->name);
+  return ctx->calibrator->run(ctx->calibrator->ctx, graph, num_values, values, out_activations);
 }

@@ -15,7 +15,7 @@ packages=(
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libisl-dev
   liblapacke-dev libopenblas-dev
-  libcjson-dev libcmocka-dev
+  libcjson-dev libcmocka-dev libzip-dev
   python3 python3-venv
 )
 

@@ -44,4 +44,11 @@ typedef struct lathe_onnx_import_options {
 lathe_status_t lathe_onnx_import_file(const char *path, const lathe_onnx_import_options_t *options,
                                       lathe_module_t **out_module);
 
+/* Reads a file holding one serialized TensorProto (ONNX test data sets'
+ * input_0.pb): its dtype, rank, dims (out_dims has LATHE_MAX_RANK entries)
+ * and a malloc'd copy of its data the caller frees (never NULL). */
+lathe_status_t lathe_onnx_read_tensor_file(const char *path, lathe_dtype_t *out_dtype,
+                                           uint32_t *out_rank, int64_t *out_dims,
+                                           void **out_data, uint64_t *out_bytes);
+
 #endif

@@ -26,6 +26,7 @@ typedef struct lathe_llvm_target_info {
   uint32_t vector_bits; /* widest float vector register: 128, 256 or 512 */
   uint32_t num_vector_regs;
   bool has_fma;
+  bool has_f16; /* f16 <-> f32 in hardware (F16C); else the backend converts in integer code */
 } lathe_llvm_target_info_t;
 
 /* Resolves `target` (NULL/"host", "CPU" or "CPU:FEATURES"); a status when LLVM

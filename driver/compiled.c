@@ -63,6 +63,21 @@ static lathe_status_t compile_jit(const lathe_backend_t *b, const lathe_codegen_
   return program_weights(p, &c->weights);
 }
 
+/* The graph's own input and output names, for info queries. */
+static void keep_names(const lathe_graph_t *g, lathe_compiled_t *c) {
+  uint32_t n_in = g->num_inputs, n_out = lathe_graph_num_outputs(g);
+  if ((int32_t)n_in != c->program->num_inputs || (int32_t)n_out != c->program->num_outputs) return;
+  c->input_names = LATHE_ARENA_NEW_ARRAY(&c->arena, const char *, n_in + 1);
+  c->output_names = LATHE_ARENA_NEW_ARRAY(&c->arena, const char *, n_out + 1);
+  for (uint32_t k = 0; k < n_in; ++k)
+    c->input_names[k] =
+        g->inputs[k]->name ? lathe_arena_strdup(&c->arena, g->inputs[k]->name) : NULL;
+  for (uint32_t k = 0; k < n_out; ++k) {
+    const lathe_value_t *v = lathe_graph_output(g, k);
+    c->output_names[k] = v->name ? lathe_arena_strdup(&c->arena, v->name) : NULL;
+  }
+}
+
 lathe_status_t lathe_model_compile(lathe_model_t *model, lathe_compiled_t **out_compiled) {
   if (!model || !out_compiled)
     return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "model_compile: NULL argument");
@@ -78,6 +93,7 @@ lathe_status_t lathe_model_compile(lathe_model_t *model, lathe_compiled_t **out_
   model_retain(model);
   c->model = model;
   lathe_status_t st = interp ? compile_interp(p, c) : compile_jit(b, a, p, c);
+  if (!st) keep_names(model->graph, c);
   if (st) {
     compiled_release(c);
     return st;
@@ -142,7 +158,9 @@ static lathe_status_t info(const lathe_compiled_t *c, int32_t role, int32_t inde
                              what, (int)index, (int)count);
   const lathe_rt_program_t *p = c->program;
   const lathe_rt_buffer_desc_t *b = &p->buffers[bound_buffer(p, role, index)];
-  lathe_tensor_info_t out = {.name = b->name, .dtype = b->dtype, .rank = b->rank};
+  const char **names = role == LATHE_RT_BUFFER_INPUT ? c->input_names : c->output_names;
+  const char *name = names && names[index] ? names[index] : b->name;
+  lathe_tensor_info_t out = {.name = name, .dtype = b->dtype, .rank = b->rank};
   for (int32_t d = 0; d < b->rank; ++d) {
     out.dims[d] = b->dims[d].param < 0 ? b->dims[d].size : -1;
     out.dim_names[d] = b->dims[d].param < 0 ? NULL : p->params[b->dims[d].param].name;

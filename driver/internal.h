@@ -97,6 +97,9 @@ struct lathe_compiled {
   const lathe_backend_t *backend;   /* JIT */
   lathe_codegen_jit_t *jit;         /* JIT */
   void *library;                    /* LOADED: the dlopen handle */
+  /* Names of the inputs/outputs as the model spells them (descriptors hold
+   * C-safe names: "fc1.weight" is fc1_weight there); NULL = the descriptor's. */
+  const char **input_names, **output_names;
 };
 
 /* A compiled model with one reference, a pool of num_threads and nothing

@@ -18,10 +18,8 @@
  * code name, free) are public: include/lathe/status.h. */
 #include "lathe/status.h"
 
-/* Creates a failure status. Never returns NULL for a non-OK code (falls back
- * to a static out-of-memory status if allocation fails). */
-lathe_status_t lathe_status_make(lathe_status_code_t code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* lathe_status_make (public) never returns NULL for a non-OK code: it falls
+ * back to a static out-of-memory status if allocation fails. */
 lathe_status_t lathe_status_makev(lathe_status_code_t code, const char *fmt, va_list ap);
 
 /* Like lathe_status_make, with a location printed before the message. */

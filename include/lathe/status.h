@@ -34,6 +34,13 @@ typedef enum {
 
 typedef struct lathe_status *lathe_status_t;
 
+/* A new failure with a printf-formatted one-line message (for host code
+ * that reports its own errors the same way). Never NULL for a non-OK code. */
+lathe_status_t lathe_status_make(lathe_status_code_t code, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* LATHE_STATUS_OK for NULL. */
 lathe_status_code_t lathe_status_code(lathe_status_t status);
 /* Borrowed; valid until the status is freed. Never NULL for a failure. */

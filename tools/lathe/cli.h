@@ -9,6 +9,9 @@
 #include "ir/ir.h"
 
 int lathe_cmd_import(int argc, char **argv);
+int lathe_cmd_compile(int argc, char **argv);
+int lathe_cmd_run(int argc, char **argv);
+int lathe_cmd_inspect(int argc, char **argv);
 
 /* Moves every constant of `module` with more than `inline_max` elements
  * (except splats and packed dtypes) into a new safetensors file at `path`,

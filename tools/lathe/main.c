@@ -15,6 +15,9 @@ typedef struct {
 
 static const command_t commands[] = {
     {"import", lathe_cmd_import, "convert an ONNX model to text IR (.lir)"},
+    {"compile", lathe_cmd_compile, "compile a model to a shared library (or IR, object...)"},
+    {"run", lathe_cmd_run, "run a model or compiled library on .npy inputs"},
+    {"inspect", lathe_cmd_inspect, "ops, parameters, FLOPs and planned memory of a model"},
 };
 #define NUM_COMMANDS (sizeof commands / sizeof commands[0])
 

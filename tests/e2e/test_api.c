@@ -3,8 +3,8 @@
  * planned peak for given input shapes, runs with wrong tensors refused with a
  * message, handles destroyed in any order, tensor files and comparison. Uses
  * the interp target, which every build has. */
-#include <math.h>
 #define _DEFAULT_SOURCE /* mkstemps */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

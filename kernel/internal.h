@@ -34,6 +34,9 @@ void kbuild_free(lathe_kprogram_t *p);
 /* Records a builder misuse (first one wins); returns NULL for convenience. */
 void *kbuild_fail(lathe_kprogram_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Returns (and clears) the first recorded misuse, or NULL. */
+lathe_status_t kbuild_take_error(lathe_kprogram_t *p);
+
 /* Structural equality of two expressions. */
 bool kexpr_equal(const lathe_kexpr_t *a, const lathe_kexpr_t *b);
 
@@ -51,6 +54,11 @@ kval_t kop_eval(lathe_kop_t op, lathe_dtype_t dtype, kval_t a, kval_t b);
 kval_t kval_round(lathe_dtype_t dtype, kval_t v);
 /* Converts a value between dtypes (CAST semantics). */
 kval_t kval_convert(lathe_dtype_t to, lathe_dtype_t from, kval_t v);
+
+/* Element `i` of dense row-major bytes of `dtype`, and the reverse (packed
+ * dtypes: two per byte, low nibble first; little-endian host). */
+kval_t kval_load(lathe_dtype_t dtype, const uint8_t *bytes, int64_t i);
+void kval_store(lathe_dtype_t dtype, uint8_t *bytes, int64_t i, kval_t v);
 
 /* Evaluates an i64 expression over bound params (no ITER, LOAD or ACC). */
 int64_t kexpr_eval_index(const lathe_kexpr_t *e, const int64_t *params);

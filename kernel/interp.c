@@ -8,71 +8,11 @@
 #include <string.h>
 
 #include "kernel/interp.h"
-#include "support/half.h"
 
 /* ---- element access ---- */
 
-static kval_t decode(lathe_dtype_t t, const uint8_t *p, int64_t i) {
-  kval_t v = {0};
-  switch (t) {
-  case LATHE_DTYPE_F32: {
-    float f;
-    memcpy(&f, p + i * 4, 4);
-    v.f = f;
-    break;
-  }
-  case LATHE_DTYPE_F64: memcpy(&v.f, p + i * 8, 8); break;
-  case LATHE_DTYPE_F16:
-  case LATHE_DTYPE_BF16: {
-    uint16_t h;
-    memcpy(&h, p + i * 2, 2);
-    v.f = t == LATHE_DTYPE_F16 ? lathe_f16_to_f32(h) : lathe_bf16_to_f32(h);
-    break;
-  }
-  case LATHE_DTYPE_I4:
-  case LATHE_DTYPE_U4: v.i = (p[i / 2] >> (4 * (i & 1))) & 0xf; break;
-  default: {
-    unsigned bytes = lathe_dtype_bits(t) / 8;
-    uint64_t u = 0;
-    memcpy(&u, p + i * bytes, bytes); /* little-endian host */
-    v.i = (int64_t)u;
-    break;
-  }
-  }
-  return lathe_dtype_is_float(t) ? v : kval_round(t, v);
-}
-
-static void encode(lathe_dtype_t t, uint8_t *p, int64_t i, kval_t v) {
-  switch (t) {
-  case LATHE_DTYPE_F32: {
-    float f = (float)v.f;
-    memcpy(p + i * 4, &f, 4);
-    break;
-  }
-  case LATHE_DTYPE_F64: memcpy(p + i * 8, &v.f, 8); break;
-  case LATHE_DTYPE_F16:
-  case LATHE_DTYPE_BF16: {
-    uint16_t h =
-        t == LATHE_DTYPE_F16 ? lathe_f32_to_f16((float)v.f) : lathe_f32_to_bf16((float)v.f);
-    memcpy(p + i * 2, &h, 2);
-    break;
-  }
-  case LATHE_DTYPE_I4:
-  case LATHE_DTYPE_U4: {
-    unsigned shift = 4 * (unsigned)(i & 1);
-    p[i / 2] = (uint8_t)((p[i / 2] & ~(0xf << shift)) | ((v.i & 0xf) << shift));
-    break;
-  }
-  default: {
-    uint64_t u = (uint64_t)v.i;
-    memcpy(p + i * (lathe_dtype_bits(t) / 8), &u, lathe_dtype_bits(t) / 8);
-    break;
-  }
-  }
-}
-
 kval_t ibuf_get(const ibuf_t *b, int64_t flat) {
-  return b->vals ? b->vals[flat] : decode(b->dtype, b->bytes, flat);
+  return b->vals ? b->vals[flat] : kval_load(b->dtype, b->bytes, flat);
 }
 
 void ibuf_set(ibuf_t *b, int64_t flat, kval_t v) { b->vals[flat] = kval_round(b->dtype, v); }
@@ -200,7 +140,7 @@ lathe_status_t lathe_kprogram_run_reference(const lathe_kprogram_t *p, const int
   }
   for (uint32_t i = 0; i < p->num_outputs && !st; ++i) {
     const ibuf_t *b = &r.bufs[p->outputs[i]];
-    for (int64_t e = 0; e < b->count; ++e) encode(b->dtype, outputs[i], e, b->vals[e]);
+    for (int64_t e = 0; e < b->count; ++e) kval_store(b->dtype, outputs[i], e, b->vals[e]);
   }
   for (uint32_t i = 0; i < p->num_buffers; ++i)
     if (p->buffers[i]->view_of < 0) free(r.bufs[i].vals);

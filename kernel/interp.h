@@ -27,7 +27,7 @@ typedef struct ibuf {
 typedef struct irun {
   const lathe_kprogram_t *p;
   const int64_t *params;
-  ibuf_t *bufs; /* one per program buffer */
+  ibuf_t *bufs;       /* one per program buffer */
   const char *kernel; /* name of the running kernel, for messages */
 } irun_t;
 
@@ -35,8 +35,7 @@ typedef struct irun {
 kval_t ibuf_get(const ibuf_t *b, int64_t flat);
 void ibuf_set(ibuf_t *b, int64_t flat, kval_t v);
 /* Row-major flat index of `index` in `b`, or a status when out of bounds. */
-lathe_status_t ibuf_flat(const irun_t *r, uint32_t buffer, const int64_t *index,
-                         int64_t *out_flat);
+lathe_status_t ibuf_flat(const irun_t *r, uint32_t buffer, const int64_t *index, int64_t *out_flat);
 
 /* An expression DAG as a straight-line list of instructions, operands before
  * users, each node once (shared subexpressions are computed once per point). */

@@ -351,6 +351,8 @@ typedef struct lathe_kstmt_desc {
 } lathe_kstmt_desc_t;
 lathe_kstmt_t *lathe_kernel_add_stmt(lathe_kprogram_t *p, lathe_kernel_t *kernel,
                                      const lathe_kstmt_desc_t *desc);
+/* Declares the first num_shared iterators shared (see lathe_kernel_t); drops
+ * vector marks from shared iterators in the statements' schedules. */
 void lathe_kernel_set_num_shared(lathe_kernel_t *kernel, uint32_t num_shared);
 /* A GEMM kernel (the struct is copied). */
 lathe_kernel_t *lathe_kprogram_add_gemm_kernel(lathe_kprogram_t *p, const char *name,

@@ -48,6 +48,13 @@ void *kbuild_fail(lathe_kprogram_t *p, const char *fmt, ...) {
   return NULL;
 }
 
+lathe_status_t kbuild_take_error(lathe_kprogram_t *p) {
+  if (!p->build) return NULL;
+  lathe_status_t st = B(p)->error;
+  B(p)->error = NULL;
+  return st;
+}
+
 /* Re-points the public table pointers after a push. */
 static void sync(lathe_kprogram_t *p) {
   kbuild_t *b = B(p);
@@ -105,7 +112,7 @@ static const char *unique_name(lathe_kprogram_t *p, const char *hint, const char
   char base[96];
   const char *h = hint && *hint ? hint : fallback;
   size_t n = 0;
-  if (isdigit((unsigned char)h[0])) base[n++] = '_';
+  if (isdigit((unsigned char)h[0])) base[n++] = 't'; /* %0 -> %t0 */
   for (; *h && n < sizeof base - 16; ++h) base[n++] = isalnum((unsigned char)*h) ? *h : '_';
   base[n] = '\0';
   bool iter_like = base[0] == 'c' && base[1] != '\0';
@@ -277,4 +284,13 @@ lathe_kstmt_t *lathe_kernel_add_stmt(lathe_kprogram_t *p, lathe_kernel_t *kernel
 
 void lathe_kernel_set_num_shared(lathe_kernel_t *kernel, uint32_t num_shared) {
   kernel->num_shared = num_shared;
+  /* A shared loop holds several statements: it is never a vector loop. */
+  for (uint32_t s = 0; s < kernel->num_stmts; ++s) {
+    lathe_kschedule_t *sc = &kernel->stmts[s]->schedule;
+    if (sc->vector >= 0 && (uint32_t)sc->vector < num_shared) {
+      sc->tile[sc->vector] = 0;
+      sc->vector = -1;
+      sc->vector_width = 0;
+    }
+  }
 }

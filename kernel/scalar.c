@@ -11,6 +11,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernel/internal.h"
 #include "support/half.h"
@@ -229,4 +230,65 @@ kval_t kop_eval(lathe_kop_t op, lathe_dtype_t t, kval_t a, kval_t b) {
   }
   if (is_float) return (kval_t){.f = float_binary(op, a.f, b.f)};
   return kval_round(t, (kval_t){.i = int_binary(op, t, a.i, b.i)});
+}
+
+/* ---- bytes ---- */
+
+kval_t kval_load(lathe_dtype_t t, const uint8_t *p, int64_t i) {
+  kval_t v = {0};
+  switch (t) {
+  case LATHE_DTYPE_F32: {
+    float f;
+    memcpy(&f, p + i * 4, 4);
+    v.f = f;
+    break;
+  }
+  case LATHE_DTYPE_F64: memcpy(&v.f, p + i * 8, 8); break;
+  case LATHE_DTYPE_F16:
+  case LATHE_DTYPE_BF16: {
+    uint16_t h;
+    memcpy(&h, p + i * 2, 2);
+    v.f = t == LATHE_DTYPE_F16 ? lathe_f16_to_f32(h) : lathe_bf16_to_f32(h);
+    break;
+  }
+  case LATHE_DTYPE_I4:
+  case LATHE_DTYPE_U4: v.i = (p[i / 2] >> (4 * (i & 1))) & 0xf; break;
+  default: {
+    unsigned bytes = lathe_dtype_bits(t) / 8;
+    uint64_t u = 0;
+    memcpy(&u, p + i * bytes, bytes); /* little-endian host */
+    v.i = (int64_t)u;
+    break;
+  }
+  }
+  return lathe_dtype_is_float(t) ? v : kval_round(t, v);
+}
+
+void kval_store(lathe_dtype_t t, uint8_t *p, int64_t i, kval_t v) {
+  switch (t) {
+  case LATHE_DTYPE_F32: {
+    float f = (float)v.f;
+    memcpy(p + i * 4, &f, 4);
+    break;
+  }
+  case LATHE_DTYPE_F64: memcpy(p + i * 8, &v.f, 8); break;
+  case LATHE_DTYPE_F16:
+  case LATHE_DTYPE_BF16: {
+    uint16_t h =
+        t == LATHE_DTYPE_F16 ? lathe_f32_to_f16((float)v.f) : lathe_f32_to_bf16((float)v.f);
+    memcpy(p + i * 2, &h, 2);
+    break;
+  }
+  case LATHE_DTYPE_I4:
+  case LATHE_DTYPE_U4: {
+    unsigned shift = 4 * (unsigned)(i & 1);
+    p[i / 2] = (uint8_t)((p[i / 2] & ~(0xf << shift)) | ((v.i & 0xf) << shift));
+    break;
+  }
+  default: {
+    uint64_t u = (uint64_t)v.i;
+    memcpy(p + i * (lathe_dtype_bits(t) / 8), &u, lathe_dtype_bits(t) / 8);
+    break;
+  }
+  }
 }

@@ -11,6 +11,7 @@
 #include "frontend/frontend.h"
 #include "ir/text.h"
 #include "ir/verify.h"
+#include "kernel/kernel.h"
 #include "passes/passes.h"
 
 static const char usage[] =
@@ -26,6 +27,8 @@ static const char usage[] =
     "  --time-passes           print how long each pass took\n"
     "  --split-input-file      treat '// -----' lines as separators between inputs\n"
     "  --no-verify             don't verify the IR after each pass\n"
+    "  --lower                 after the passes, lower the first graph and print\n"
+    "                          its kernel program instead of the graph IR\n"
     "  -o FILE                 write the output to FILE instead of stdout\n"
     "  --list-passes           list the registered passes and their options\n"
     "  -h, --help              show this help\n";
@@ -35,6 +38,7 @@ typedef struct {
   const char *output;
   const char *pipeline;
   int split_input;
+  int lower;
   lathe_pipeline_config_t config;
 } options_t;
 
@@ -63,6 +67,8 @@ static int parse_args(int argc, char **argv, options_t *o) {
       o->config.time_passes = 1;
     } else if (!strcmp(a, "--split-input-file")) {
       o->split_input = 1;
+    } else if (!strcmp(a, "--lower")) {
+      o->lower = 1;
     } else if (!strcmp(a, "--no-verify")) {
       o->config.skip_verify = 1;
     } else if (!strcmp(a, "-o") && i + 1 < argc) {
@@ -100,6 +106,17 @@ static lathe_status_t read_all(const char *path, char **out_text, size_t *out_le
   return NULL;
 }
 
+/* --lower: the kernel program of the module's first graph. */
+static lathe_status_t print_lowered(const lathe_module_t *m, lathe_strbuf_t *out) {
+  const lathe_graph_t *g = lathe_module_first_graph(m);
+  if (!g) return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "--lower: the input has no graph");
+  lathe_kprogram_t *p = NULL;
+  LATHE_RETURN_IF_ERROR(lathe_kernel_lower_graph(g, &p));
+  lathe_kprogram_print(out, p);
+  lathe_kprogram_destroy(p);
+  return NULL;
+}
+
 /* Parses one chunk, runs the pipeline and appends the printed result. Line
  * numbers in diagnostics stay those of the whole file: the chunk is padded
  * with the newlines that precede it. */
@@ -112,7 +129,8 @@ static lathe_status_t process_chunk(const options_t *o, const lathe_pipeline_t *
       .open_weight_source = lathe_safetensors_open_weight_source};
   LATHE_RETURN_IF_ERROR(lathe_module_parse(text, len, name, &parse_options, &m));
   lathe_status_t st = lathe_pipeline_run(pipeline, m, &o->config);
-  if (!st) lathe_module_print(out, m);
+  if (!st && o->lower) st = print_lowered(m, out);
+  else if (!st) lathe_module_print(out, m);
   lathe_module_destroy(m);
   return st;
 }

@@ -1,0 +1,53 @@
+/* quantize_linear and dequantize_linear as elementwise expressions:
+ *   dequantize: y = (x - zero_point) * scale
+ *   quantize:   y = saturate(round_half_even(x / scale) + zero_point)
+ * The scale (and zero point) is per tensor (a scalar), per axis (1-D along
+ * `axis`) or blocked (x's rank, dims along `axis` divided by block_size);
+ * each reads its element at the index that granularity implies. The float
+ * to integer conversion of a CAST saturates, which is the ONNX rule.
+ */
+#include "kernel/lower.h"
+
+/* The scale/zero-point element for x's element at idx. */
+static const lathe_kexpr_t *param_at(lower_ctx_t *c, const lval_t *p, const lval_t *x,
+                                     uint32_t axis, int64_t block,
+                                     const lathe_kexpr_t *const *idx) {
+  if (p->rank == 0) return lv_at(c, p, NULL);
+  if (p->rank == 1 && x->rank != 1) return lv_at(c, p, &idx[axis]);
+  const lathe_kexpr_t *pi[LATHE_MAX_RANK];
+  for (uint32_t d = 0; d < p->rank; ++d) pi[d] = idx[d];
+  if (block > 0) pi[axis] = kbin(c, LATHE_KOP_FLOORDIV, idx[axis], kint(c, block));
+  else if (p->rank == 1)
+    pi[0] = lathe_kdim_is_static(p->dims[0]) && p->dims[0].size == 1 ? kint(c, 0) : idx[0];
+  return lv_at(c, p, pi);
+}
+
+lathe_status_t lower_quantize(lower_ctx_t *c, const lathe_op_t *op) {
+  const lval_t *x = lv_operand(c, op, 0), *scale = lv_operand(c, op, 1), *zp = lv_operand(c, op, 2);
+  uint32_t axis = 0;
+  if (x->rank) {
+    lathe_status_t st = lathe_normalize_axis(lathe_op_attr_int(op, "axis"), x->rank, &axis);
+    if (st) {
+      lathe_status_free(st);
+      return unsupported(op, "axis is out of range");
+    }
+  }
+  int64_t block = lathe_op_attr_int(op, "block_size");
+  lathe_kdim_t dims[LATHE_MAX_RANK];
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, x->dims, dims));
+  const lathe_kexpr_t *idx[LATHE_MAX_RANK];
+  iters(c, x->rank, idx);
+  lathe_dtype_t f = LATHE_DTYPE_F32, out = op->results[0].type.dtype;
+  const lathe_kexpr_t *s = lathe_kexpr_cast(c->p, f, param_at(c, scale, x, axis, block, idx));
+  const lathe_kexpr_t *z =
+      zp ? lathe_kexpr_cast(c->p, f, param_at(c, zp, x, axis, block, idx)) : kf(c, f, 0);
+  const lathe_kexpr_t *v = lathe_kexpr_cast(c->p, f, lv_at(c, x, idx)), *y;
+  if (op->kind == LATHE_OP_DEQUANTIZE_LINEAR) {
+    y = kbin(c, LATHE_KOP_MUL, kbin(c, LATHE_KOP_SUB, v, z), s);
+  } else {
+    y = kbin(c, LATHE_KOP_ADD, kun(c, LATHE_KOP_ROUND, kbin(c, LATHE_KOP_DIV, v, s)), z);
+    y = lathe_kexpr_cast(c->p, out, y);
+  }
+  set_expr(c, op, 0, dims, y, NULL);
+  return NULL;
+}

@@ -3,6 +3,8 @@
 #   make demo    install what's missing, build, and run the demo pipeline
 #   make check   install what's missing, build, run every test suite; the last
 #                line is "N passed, N failed" and the exit status is 1 on failure
+#   make bench   build, then time Lathe against onnxruntime (docs/performance.md);
+#                a benchmark, never part of check
 #
 # The real build is CMake's; this file only fixes the folders and options so the
 # commands are the same on a laptop and in CI. Variables (make check WERROR=1):
@@ -39,7 +41,7 @@ CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLATHE_WERROR=$(call on_off,$(WE
 DEMO_DIR = $(BUILD)/demo
 DEMO_PASSES = infer-shapes,canonicalize,cse,fold-constants,dce
 
-.PHONY: all deps configure build demo check check-asan clean help
+.PHONY: all deps configure build demo bench check check-asan clean help
 
 all: build
 
@@ -64,6 +66,12 @@ demo: build
 	@echo
 	@echo "==== lathe-opt --passes=$(DEMO_PASSES) --time-passes ===="
 	@$(BUILD)/bin/lathe-opt --passes=$(DEMO_PASSES) --time-passes $(DEMO_DIR)/mlp.lir
+
+# Lathe against onnxruntime on an MLP and a transformer block (bench/run.py
+# prints each median and the ratio). BENCH_ARGS passes options on, e.g.
+# BENCH_ARGS="--runs 20 --threads 4".
+bench: build
+	@$(BUILD)/venv/bin/python bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 # A build failure still ends with a summary line. (On failure make adds its own
 # "make: *** [check] Error 1" on stderr after it; stdout ends with the summary.)

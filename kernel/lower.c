@@ -218,6 +218,15 @@ static uint32_t shared_prefix(const lathe_kprogram_t *p, const lathe_kernel_t *k
   return n == LATHE_KMAX_ITERS ? 0 : n;
 }
 
+/* An expression that reads no buffer (a splat constant, iota, a shape):
+ * consumers recompute it rather than load it. */
+static bool is_constant(const lathe_kexpr_t *e) {
+  if (!e || e->kind == LATHE_KEXPR_LOAD || e->kind == LATHE_KEXPR_ACC) return false;
+  for (uint32_t i = 0; i < e->num_args; ++i)
+    if (!is_constant(e->args[i])) return false;
+  return true;
+}
+
 static lathe_status_t lower_group(lower_ctx_t *c, const lathe_op_t **ops, uint32_t n) {
   c->group = ops;
   c->group_size = n;
@@ -241,7 +250,7 @@ static lathe_status_t lower_group(lower_ctx_t *c, const lathe_op_t **ops, uint32
     for (uint32_t r = 0; r < ops[i]->num_results; ++r) {
       const lathe_value_t *value = &ops[i]->results[r];
       lval_t *v = c->vals[value->id];
-      if (!v || v->buf || !escapes(c, value)) continue;
+      if (!v || v->buf || !escapes(c, value) || is_constant(v->expr)) continue;
       c->op = ops[i];
       lathe_kbuffer_t *b = set_buffer(c, ops[i], r, v->dims);
       lval_t *stored = c->vals[value->id];

@@ -106,16 +106,18 @@ void lathe_kprogram_destroy(lathe_kprogram_t *p) {
 }
 
 /* isl and C backends see names as identifiers: anything else becomes '_', a
- * leading digit gets a '_' in front, and "c<digits>" (isl's loop iterator
- * names) gets a '_' suffix. Then a numeric suffix makes the name unique. */
-static const char *unique_name(lathe_kprogram_t *p, const char *hint, const char *fallback) {
+ * leading digit gets a 't' in front, and a param named "c<digits>" (isl's
+ * loop iterator names) gets a '_' suffix. Then a numeric suffix makes the
+ * name unique. */
+static const char *unique_name(lathe_kprogram_t *p, const char *hint, const char *fallback,
+                               bool is_param) {
   char base[96];
   const char *h = hint && *hint ? hint : fallback;
   size_t n = 0;
   if (isdigit((unsigned char)h[0])) base[n++] = 't'; /* %0 -> %t0 */
   for (; *h && n < sizeof base - 16; ++h) base[n++] = isalnum((unsigned char)*h) ? *h : '_';
   base[n] = '\0';
-  bool iter_like = base[0] == 'c' && base[1] != '\0';
+  bool iter_like = is_param && base[0] == 'c' && base[1] != '\0';
   for (size_t i = 1; iter_like && base[i]; ++i) iter_like = isdigit((unsigned char)base[i]);
   if (iter_like) strcat(base, "_");
   char name[112];
@@ -138,7 +140,7 @@ static uint32_t push_param(lathe_kprogram_t *p, lathe_kparam_t *param) {
 uint32_t lathe_kprogram_add_input_param(lathe_kprogram_t *p, const char *name, uint32_t input,
                                         uint32_t dim) {
   lathe_kparam_t *param = LATHE_ARENA_NEW(&p->arena, lathe_kparam_t);
-  param->name = unique_name(p, name, "P");
+  param->name = unique_name(p, name, "P", true);
   param->kind = LATHE_KPARAM_INPUT_DIM;
   param->input = input;
   param->dim = dim;
@@ -148,7 +150,7 @@ uint32_t lathe_kprogram_add_input_param(lathe_kprogram_t *p, const char *name, u
 uint32_t lathe_kprogram_add_derived_param(lathe_kprogram_t *p, const char *name,
                                           const lathe_kexpr_t *expr) {
   lathe_kparam_t *param = LATHE_ARENA_NEW(&p->arena, lathe_kparam_t);
-  param->name = unique_name(p, name, "P");
+  param->name = unique_name(p, name, "P", true);
   param->kind = LATHE_KPARAM_DERIVED;
   param->expr = expr;
   if (!expr) kbuild_fail(p, "derived param '%s' has no expression", param->name);
@@ -177,7 +179,7 @@ static lathe_kbuffer_t *new_buffer(lathe_kprogram_t *p, const char *name, lathe_
   if (rank > LATHE_MAX_RANK) return kbuild_fail(p, "buffer '%s' has rank %u", name, rank);
   lathe_kbuffer_t *buf = LATHE_ARENA_NEW(&p->arena, lathe_kbuffer_t);
   buf->id = p->num_buffers;
-  buf->name = unique_name(p, name, "t");
+  buf->name = unique_name(p, name, "t", false);
   buf->dtype = dtype;
   buf->rank = rank;
   buf->dims = rank ? lathe_arena_memdup(&p->arena, dims, rank * sizeof *dims) : NULL;

@@ -32,6 +32,7 @@
 
 #include "passes/fold_eval.h"
 #include "passes/pass.h"
+#include "passes/passes.h"
 
 /* Gathers the operands as literals; false when a required one is not a
  * readable constant. Absent optional operands stay zeroed. */
@@ -48,21 +49,17 @@ static bool collect_operands(const lathe_op_t *op, const lathe_fold_rule_t *rule
   return true;
 }
 
-/* Evaluates `op` into a new const inserted before it; *out_folded tells
- * whether it did. */
-static lathe_status_t fold_op(lathe_op_t *op, int64_t max_elements, bool *out_folded) {
-  *out_folded = false;
+lathe_status_t lathe_fold_evaluate(const lathe_op_t *op, lathe_weight_t **out_weight) {
+  *out_weight = NULL;
   const lathe_fold_rule_t *rule = lathe_fold_rule(op->kind);
   if (!rule || op->num_results != 1) return NULL;
-  lathe_value_t *result = &op->results[0];
-  const lathe_type_t *rt = &result->type;
+  const lathe_type_t *rt = &op->results[0].type;
   int64_t count;
   uint64_t bytes;
   if (!lathe_type_is_static(rt) || !lathe_literal_dtype_supported(rt->dtype)) return NULL;
   lathe_status_t st = lathe_type_num_elements(rt, &count);
   if (!st) st = lathe_type_num_bytes(rt, &bytes);
   if (st) return lathe_status_free(st), NULL;
-  if (count > max_elements) return NULL;
 
   enum { MAX_OPERANDS = 64 };
   if (op->num_operands > MAX_OPERANDS) return NULL;
@@ -76,8 +73,25 @@ static lathe_status_t fold_op(lathe_op_t *op, int64_t max_elements, bool *out_fo
     free(buf);
     return NULL;
   }
-  lathe_module_t *m = op->graph->module;
-  lathe_weight_t *w = lathe_weight_adopt_buffer(m, rt->dtype, buf, bytes);
+  *out_weight = lathe_weight_adopt_buffer(op->graph->module, rt->dtype, buf, bytes);
+  return NULL;
+}
+
+/* Evaluates `op` into a new const inserted before it; *out_folded tells
+ * whether it did. */
+static lathe_status_t fold_op(lathe_op_t *op, int64_t max_elements, bool *out_folded) {
+  *out_folded = false;
+  if (op->num_results != 1) return NULL;
+  lathe_value_t *result = &op->results[0];
+  const lathe_type_t *rt = &result->type;
+  int64_t count;
+  if (!lathe_type_is_static(rt)) return NULL;
+  lathe_status_t st = lathe_type_num_elements(rt, &count);
+  if (st) return lathe_status_free(st), NULL;
+  if (count > max_elements) return NULL;
+  lathe_weight_t *w;
+  LATHE_RETURN_IF_ERROR(lathe_fold_evaluate(op, &w));
+  if (!w) return NULL;
   lathe_builder_t b = lathe_builder_before(op);
   lathe_value_t *folded;
   LATHE_RETURN_IF_ERROR(lathe_build_const(&b, w, rt, &folded));

@@ -68,6 +68,14 @@ uint32_t lathe_pipeline_num_passes(const lathe_pipeline_t *pipeline);
 const char *lathe_pipeline_pass_name(const lathe_pipeline_t *pipeline, uint32_t i);
 void lathe_pipeline_print(lathe_strbuf_t *sb, const lathe_pipeline_t *pipeline);
 
+/* The evaluator behind fold-constants, for other libraries (the ONNX importer
+ * folds shape computations through it, see docs/onnx.md): when `op` has one
+ * static result and its operands are `const` ops (for shape and size: any
+ * operands with static types), *out_weight is a new INLINE weight of the
+ * module holding the result; otherwise NULL (not an error: the op is left
+ * as it is). The graph is not changed. */
+lathe_status_t lathe_fold_evaluate(const lathe_op_t *op, lathe_weight_t **out_weight);
+
 /* Lists registered passes, their summaries and options (for --help). */
 void lathe_pass_print_help(FILE *out);
 

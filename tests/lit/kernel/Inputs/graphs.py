@@ -21,7 +21,7 @@ DTYPES = {
     np.dtype(np.int64): "i64", np.dtype(np.int32): "i32", np.dtype(np.int8): "i8",
     np.dtype(np.uint8): "u8", np.dtype(np.bool_): "bool",
 }
-_erf = np.vectorize(math.erf)
+_erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def _lit(v, dtype):
@@ -35,7 +35,13 @@ def _lit(v, dtype):
     return repr(f)
 
 
+class Bare(str):
+    """An attribute written without quotes (a dtype: {to = f16})."""
+
+
 def _attr(v):
+    if isinstance(v, Bare):
+        return str(v)
     if isinstance(v, bool):
         return str(int(v))
     if isinstance(v, int):
@@ -140,7 +146,7 @@ class Graph:
         return self.op("where", [c, x, y], lambda c, a, b: np.where(c, a, b), dtype=x.a.dtype)
 
     def cast(self, x, dtype):
-        return self.op("cast", [x], lambda a: a.astype(dtype), {"to": DTYPES[np.dtype(dtype)]}, dtype)
+        return self.op("cast", [x], lambda a: a.astype(dtype), {"to": Bare(DTYPES[np.dtype(dtype)])}, dtype)
 
     # ---- linear algebra ----
     def matmul(self, x, y):

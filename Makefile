@@ -1,6 +1,7 @@
 # Lathe's front door: the README's two commands.
 #
-#   make demo    install what's missing, build, and run the demo pipeline
+#   make demo    install what's missing, build, and run the demo: passes, compile
+#                to a shared library, inspect, run, time, check against the interpreter
 #   make check   install what's missing, build, run every test suite; the last
 #                line is "N passed, N failed" and the exit status is 1 on failure
 #   make bench   build, then time Lathe against onnxruntime (docs/performance.md);
@@ -66,6 +67,23 @@ demo: build
 	@echo
 	@echo "==== lathe-opt --passes=$(DEMO_PASSES) --time-passes ===="
 	@$(BUILD)/bin/lathe-opt --passes=$(DEMO_PASSES) --time-passes $(DEMO_DIR)/mlp.lir
+	@echo
+	@echo "==== lathe compile mlp.lir -o mlp.so (passes, fusion, LLVM; weights in mlp.so.weights) ===="
+	@$(BUILD)/bin/lathe compile $(DEMO_DIR)/mlp.lir -o $(DEMO_DIR)/mlp.so
+	@ls -l $(DEMO_DIR)/mlp.so $(DEMO_DIR)/mlp.so.weights | awk '{print $$5, $$NF}'
+	@$(BUILD)/venv/bin/python -c "import numpy as np; np.save('$(DEMO_DIR)/x.npy', \
+	  np.random.default_rng(0).standard_normal((8, 16, 64)).astype(np.float32))"
+	@echo
+	@echo "==== lathe inspect mlp.lir --bind N=8 ===="
+	@$(BUILD)/bin/lathe inspect $(DEMO_DIR)/mlp.lir --bind N=8
+	@echo
+	@echo "==== lathe run mlp.so -i x=x.npy (x: f32[8, 16, 64]) ===="
+	@$(BUILD)/bin/lathe run $(DEMO_DIR)/mlp.so -i x=$(DEMO_DIR)/x.npy
+	@$(BUILD)/bin/lathe run $(DEMO_DIR)/mlp.so -i x=$(DEMO_DIR)/x.npy --bench 100
+	@echo
+	@echo "==== the same through the reference interpreter: lathe run --check ===="
+	@$(BUILD)/bin/lathe run $(DEMO_DIR)/mlp.lir --target interp -i x=$(DEMO_DIR)/x.npy -o $(DEMO_DIR)/interp
+	@$(BUILD)/bin/lathe run $(DEMO_DIR)/mlp.so -i x=$(DEMO_DIR)/x.npy --check out=$(DEMO_DIR)/interp/out.npy
 
 # Lathe against onnxruntime on an MLP and a transformer block (bench/run.py
 # prints each median and the ratio). BENCH_ARGS passes options on, e.g.

@@ -136,9 +136,21 @@ const lathe_kexpr_t *lathe_kexpr_unary(lathe_kprogram_t *p, lathe_kop_t op,
   return e;
 }
 
-/* Integer identities that keep index expressions short. */
-static const lathe_kexpr_t *simplify_int(lathe_kop_t op, const lathe_kexpr_t *a,
-                                         const lathe_kexpr_t *b) {
+/* Integer identities that keep index expressions short: neutral elements,
+ * and constants gathered across nested adds and muls ((x * 4) * 6 = x * 24,
+ * (x * 24) / 6 = x * 4). */
+static const lathe_kexpr_t *simplify_int(lathe_kprogram_t *p, lathe_kop_t op,
+                                         const lathe_kexpr_t *a, const lathe_kexpr_t *b) {
+  bool inner_const = a->dtype == LATHE_DTYPE_I64 && a->kind == LATHE_KEXPR_BINARY &&
+                     a->args[1]->kind == LATHE_KEXPR_INT && b->kind == LATHE_KEXPR_INT;
+  int64_t k = inner_const ? a->args[1]->i : 0, folded;
+  if (inner_const && op == a->op && op == LATHE_KOP_ADD && lathe_checked_add_i64(k, b->i, &folded))
+    return lathe_kexpr_binary(p, LATHE_KOP_ADD, a->args[0], lathe_kexpr_int(p, a->dtype, folded));
+  if (inner_const && op == a->op && op == LATHE_KOP_MUL && lathe_checked_mul_i64(k, b->i, &folded))
+    return lathe_kexpr_binary(p, LATHE_KOP_MUL, a->args[0], lathe_kexpr_int(p, a->dtype, folded));
+  if (inner_const && a->op == LATHE_KOP_MUL && op == LATHE_KOP_FLOORDIV && b->i > 0 &&
+      k % b->i == 0)
+    return lathe_kexpr_binary(p, LATHE_KOP_MUL, a->args[0], lathe_kexpr_int(p, a->dtype, k / b->i));
   switch (op) {
   case LATHE_KOP_ADD:
     if (is_int_const(a, 0)) return b;
@@ -173,7 +185,7 @@ const lathe_kexpr_t *lathe_kexpr_binary(lathe_kprogram_t *p, lathe_kop_t op, con
     if (a->kind == LATHE_KEXPR_INT && b->kind == LATHE_KEXPR_INT)
       return lathe_kexpr_int(p, rt,
                              kop_eval(op, a->dtype, (kval_t){.i = a->i}, (kval_t){.i = b->i}).i);
-    const lathe_kexpr_t *s = rt == a->dtype ? simplify_int(op, a, b) : NULL;
+    const lathe_kexpr_t *s = rt == a->dtype ? simplify_int(p, op, a, b) : NULL;
     if (s) return s;
   }
   const lathe_kexpr_t **args;

@@ -172,6 +172,13 @@ static void kernel_name(lower_ctx_t *c) {
   }
 }
 
+/* Index expression e reads shared iterator j: ITER(j), or 0 when that
+ * iterator only takes the value 0. */
+static bool at_iter(const lathe_kexpr_t *e, uint32_t j, lathe_kdim_t extent) {
+  if (e->kind == LATHE_KEXPR_ITER) return e->index == j;
+  return e->kind == LATHE_KEXPR_INT && e->i == 0 && lathe_kdim_is_static(extent) && extent.size == 1;
+}
+
 /* The number of leading iterators all statements can share: equal extents,
  * and every value a statement reads from an earlier statement's buffer is
  * the one written at the same shared point. */
@@ -186,9 +193,7 @@ static uint32_t shared_prefix(const lathe_kprogram_t *p, const lathe_kernel_t *k
       if (!dim_eq(st->extents[j], k->stmts[0]->extents[j])) n = j;
     uint32_t rank = p->buffers[st->target]->rank;
     for (uint32_t j = 0; j < n; ++j)
-      if (j >= rank || st->target_index[j]->kind != LATHE_KEXPR_ITER ||
-          st->target_index[j]->index != j)
-        n = j;
+      if (j >= rank || !at_iter(st->target_index[j], j, st->extents[j])) n = j;
   }
   /* Loads of buffers written earlier in the kernel must index [i0, .., in-1, ...]. */
   for (uint32_t s = 1; s < k->num_stmts && n; ++s) {
@@ -210,8 +215,7 @@ static uint32_t shared_prefix(const lathe_kprogram_t *p, const lathe_kernel_t *k
       if (!written) continue;
       if (e->index != root && p->buffers[e->index]->view_of >= 0) n = 0; /* a reshaped read */
       for (uint32_t j = 0; j < n; ++j)
-        if (j >= e->num_args || e->args[j]->kind != LATHE_KEXPR_ITER || e->args[j]->index != j)
-          n = j;
+        if (j >= e->num_args || !at_iter(e->args[j], j, k->stmts[0]->extents[j])) n = j;
     }
     kvec_free(&stack);
   }

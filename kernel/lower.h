@@ -65,6 +65,10 @@ void iters(lower_ctx_t *c, uint32_t n, const lathe_kexpr_t **out);
  * (may be NULL) where the type says `?`. */
 lathe_status_t result_dims(lower_ctx_t *c, const lathe_op_t *op, uint32_t i,
                            const lathe_kdim_t *fallback, lathe_kdim_t *out);
+/* The same with fallback sizes given as i64 expressions, turned into params
+ * only where the type leaves a dim unknown (no needless derived params). */
+lathe_status_t result_dims_e(lower_ctx_t *c, const lathe_op_t *op, uint32_t i,
+                             const lathe_kexpr_t *const *fallback, lathe_kdim_t *out);
 /* Defines result `i` as an expression (compute dtype) over its own index. */
 void set_expr(lower_ctx_t *c, const lathe_op_t *op, uint32_t i, const lathe_kdim_t *dims,
               const lathe_kexpr_t *expr, const gemm_pending_t *gemm);

@@ -50,8 +50,9 @@ lathe_status_t lower_attention(lower_ctx_t *c, const lathe_op_t *op) {
   /* masked score at (b, h, i, j) = iterators 0..2 and iterator 3 (j) */
   const lathe_kexpr_t *sj[4] = {it[0], it[1], it[2], it[3]};
   const lathe_kexpr_t *scale_e =
-      scale > 0 ? kf(c, cd, scale)
-                : kun(c, LATHE_KOP_RSQRT, lathe_kexpr_cast(c->p, cd, kdim(c, D)));
+      scale > 0                 ? kf(c, cd, scale)
+      : lathe_kdim_is_static(D) ? kf(c, cd, 1.0 / sqrt((double)D.size))
+                                : kun(c, LATHE_KOP_RSQRT, lathe_kexpr_cast(c->p, cd, kdim(c, D)));
   const lathe_kexpr_t *s = kbin(c, LATHE_KOP_MUL, lathe_kexpr_load(c->p, sc, sj), scale_e);
   const lathe_kexpr_t *hidden = NULL;
   if (mask) {

@@ -65,15 +65,15 @@ static lathe_status_t window(const lathe_op_t *op, const lval_t *x, const lathe_
 
 /* Spatial output dims for `?` result dims: floor((in + pads - span) / stride) + 1. */
 static void window_out_dims(lower_ctx_t *c, const window_t *w, const lval_t *x, lathe_kdim_t lead,
-                            lathe_kdim_t *out) {
-  out[0] = x->dims[0];
-  out[1] = lead;
+                            const lathe_kexpr_t **out) {
+  out[0] = kdim(c, x->dims[0]);
+  out[1] = kdim(c, lead);
   for (uint32_t i = 0; i < w->s; ++i) {
     int64_t span = (w->kernel[i] - 1) * w->dil[i] + 1;
     const lathe_kexpr_t *e = kbin(c, LATHE_KOP_ADD, kdim(c, x->dims[2 + i]),
                                   kint(c, w->pad_begin[i] + w->pad_end[i] - span));
-    out[2 + i] = dim_of(c, kbin(c, LATHE_KOP_ADD,
-                                kbin(c, LATHE_KOP_FLOORDIV, e, kint(c, w->stride[i])), kint(c, 1)));
+    out[2 + i] = kbin(c, LATHE_KOP_ADD,
+                                kbin(c, LATHE_KOP_FLOORDIV, e, kint(c, w->stride[i])), kint(c, 1));
   }
 }
 
@@ -107,10 +107,11 @@ lathe_status_t lower_conv(lower_ctx_t *c, const lathe_op_t *op) {
   if (!lathe_kdim_is_static(M) || groups <= 0 || M.size % groups)
     return unsupported(op, "output channels must be static and divisible by group");
   window_t win;
-  lathe_kdim_t guess[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
+  const lathe_kexpr_t *guess[LATHE_MAX_RANK];
+  lathe_kdim_t dims[LATHE_MAX_RANK];
   LATHE_RETURN_IF_ERROR(window(op, x, x->dims, kw, &win));
   window_out_dims(c, &win, x, M, guess);
-  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, guess, dims));
+  LATHE_RETURN_IF_ERROR(result_dims_e(c, op, 0, guess, dims));
   LATHE_RETURN_IF_ERROR(window(op, x, dims, kw, &win));
   uint32_t rank = x->rank, s = win.s;
   /* Iterators: n, m, o... | c, k... */
@@ -158,12 +159,13 @@ lathe_status_t lower_pool(lower_ctx_t *c, const lathe_op_t *op) {
   if (op->num_results > 1 && lathe_value_has_uses(&op->results[1]))
     return unsupported(op, "the indices result is not supported");
   window_t win;
-  lathe_kdim_t guess[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
+  const lathe_kexpr_t *guess[LATHE_MAX_RANK];
+  lathe_kdim_t dims[LATHE_MAX_RANK];
   LATHE_RETURN_IF_ERROR(window(op, x, x->dims, NULL, &win));
   window_out_dims(c, &win, x, x->dims[1], guess);
-  if (lathe_op_attr_int(op, "ceil_mode")) memset(guess, 0, sizeof guess); /* from the type */
+  /* ceil_mode sizes come from the type only */
   LATHE_RETURN_IF_ERROR(
-      result_dims(c, op, 0, lathe_op_attr_int(op, "ceil_mode") ? NULL : guess, dims));
+      result_dims_e(c, op, 0, lathe_op_attr_int(op, "ceil_mode") ? NULL : guess, dims));
   LATHE_RETURN_IF_ERROR(window(op, x, dims, NULL, &win));
   uint32_t rank = x->rank, s = win.s;
   bool ceil_mode = lathe_op_attr_int(op, "ceil_mode") != 0;

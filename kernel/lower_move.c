@@ -68,12 +68,12 @@ lathe_status_t lower_slice(lower_ctx_t *c, const lathe_op_t *op) {
   size_t ne = lathe_op_attr_ints(op, "ends", &ends);
   size_t na = lathe_op_attr_ints(op, "axes", &axes);
   size_t ns = lathe_op_attr_ints(op, "steps", &steps);
-  const lathe_kexpr_t *idx[LATHE_MAX_RANK], *xi[LATHE_MAX_RANK];
-  lathe_kdim_t fallback[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
+  const lathe_kexpr_t *idx[LATHE_MAX_RANK], *xi[LATHE_MAX_RANK], *fallback[LATHE_MAX_RANK];
+  lathe_kdim_t dims[LATHE_MAX_RANK];
   iters(c, x->rank, idx);
   for (uint32_t d = 0; d < x->rank; ++d) {
     xi[d] = idx[d];
-    fallback[d] = x->dims[d];
+    fallback[d] = kdim(c, x->dims[d]);
   }
   for (size_t i = 0; i < n && i < ne; ++i) {
     uint32_t a;
@@ -82,10 +82,10 @@ lathe_status_t lower_slice(lower_ctx_t *c, const lathe_op_t *op) {
     if (step == 0) return unsupported(op, "step 0");
     const lathe_kexpr_t *start, *count;
     slice_axis(c, x->dims[a], starts[i], ends[i], step, &start, &count);
-    fallback[a] = dim_of(c, count);
+    fallback[a] = count;
     xi[a] = kbin(c, LATHE_KOP_ADD, start, kbin(c, LATHE_KOP_MUL, kint(c, step), idx[a]));
   }
-  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
+  LATHE_RETURN_IF_ERROR(result_dims_e(c, op, 0, fallback, dims));
   set_expr(c, op, 0, dims, lv_at(c, x, xi), NULL);
   return NULL;
 }
@@ -106,10 +106,11 @@ lathe_status_t lower_split(lower_ctx_t *c, const lathe_op_t *op) {
     if (!ns && r + 1 == op->num_results) size = kbin(c, LATHE_KOP_SUB, total, offset);
     size = kclamp(c, size, kint(c, 0),
                   kbin(c, LATHE_KOP_MAX, kbin(c, LATHE_KOP_SUB, total, offset), kint(c, 0)));
-    lathe_kdim_t fallback[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
-    for (uint32_t d = 0; d < x->rank; ++d) fallback[d] = x->dims[d];
-    fallback[a] = dim_of(c, size);
-    LATHE_RETURN_IF_ERROR(result_dims(c, op, r, fallback, dims));
+    const lathe_kexpr_t *fallback[LATHE_MAX_RANK];
+    lathe_kdim_t dims[LATHE_MAX_RANK];
+    for (uint32_t d = 0; d < x->rank; ++d) fallback[d] = kdim(c, x->dims[d]);
+    fallback[a] = size;
+    LATHE_RETURN_IF_ERROR(result_dims_e(c, op, r, fallback, dims));
     const lathe_kexpr_t *idx[LATHE_MAX_RANK], *xi[LATHE_MAX_RANK];
     iters(c, x->rank, idx);
     for (uint32_t d = 0; d < x->rank; ++d) xi[d] = idx[d];
@@ -124,13 +125,13 @@ lathe_status_t lower_concat(lower_ctx_t *c, const lathe_op_t *op) {
   uint32_t rank = op->results[0].type.rank, a;
   LATHE_RETURN_IF_ERROR(axis_of(op, lathe_op_attr_int(op, "axis"), rank, &a));
   const lval_t *first = lv_operand(c, op, 0);
-  lathe_kdim_t fallback[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
-  const lathe_kexpr_t *total = kint(c, 0);
+  const lathe_kexpr_t *fallback[LATHE_MAX_RANK], *total = kint(c, 0);
+  lathe_kdim_t dims[LATHE_MAX_RANK];
   for (uint32_t i = 0; i < op->num_operands; ++i)
     total = kbin(c, LATHE_KOP_ADD, total, kdim(c, lv_operand(c, op, i)->dims[a]));
-  for (uint32_t d = 0; d < rank; ++d) fallback[d] = first->dims[d];
-  fallback[a] = dim_of(c, total);
-  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
+  for (uint32_t d = 0; d < rank; ++d) fallback[d] = kdim(c, first->dims[d]);
+  fallback[a] = total;
+  LATHE_RETURN_IF_ERROR(result_dims_e(c, op, 0, fallback, dims));
   lathe_kbuffer_t *out = set_buffer(c, op, 0, dims);
   const lathe_kexpr_t *offset = kint(c, 0);
   for (uint32_t i = 0; i < op->num_operands; ++i) {
@@ -173,14 +174,14 @@ lathe_status_t lower_tile(lower_ctx_t *c, const lathe_op_t *op) {
   const int64_t *reps;
   size_t n = lathe_op_attr_ints(op, "repeats", &reps);
   if (n != x->rank) return unsupported(op, "repeats must have one entry per dim");
-  lathe_kdim_t fallback[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
-  const lathe_kexpr_t *idx[LATHE_MAX_RANK], *xi[LATHE_MAX_RANK];
+  lathe_kdim_t dims[LATHE_MAX_RANK];
+  const lathe_kexpr_t *idx[LATHE_MAX_RANK], *xi[LATHE_MAX_RANK], *fallback[LATHE_MAX_RANK];
   iters(c, x->rank, idx);
   for (uint32_t d = 0; d < x->rank; ++d) {
-    fallback[d] = dim_mul(c, x->dims[d], lathe_kdim_static(reps[d]));
+    fallback[d] = kbin(c, LATHE_KOP_MUL, kdim(c, x->dims[d]), kint(c, reps[d]));
     xi[d] = reps[d] == 1 ? idx[d] : kbin(c, LATHE_KOP_MOD, idx[d], kdim(c, x->dims[d]));
   }
-  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
+  LATHE_RETURN_IF_ERROR(result_dims_e(c, op, 0, fallback, dims));
   set_expr(c, op, 0, dims, lv_at(c, x, xi), NULL);
   return NULL;
 }
@@ -197,18 +198,19 @@ lathe_status_t lower_pad(lower_ctx_t *c, const lathe_op_t *op) {
   const char *mode = lathe_op_attr_string(op, "mode");
   lathe_dtype_t cd = compute_dtype(x->dtype);
   const lathe_kexpr_t *idx[LATHE_MAX_RANK], *xi[LATHE_MAX_RANK], *inside = NULL;
-  lathe_kdim_t fallback[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
+  const lathe_kexpr_t *fallback[LATHE_MAX_RANK];
+  lathe_kdim_t dims[LATHE_MAX_RANK];
   iters(c, x->rank, idx);
   for (uint32_t d = 0; d < x->rank; ++d) {
     xi[d] = idx[d];
-    fallback[d] = x->dims[d];
+    fallback[d] = kdim(c, x->dims[d]);
   }
   for (size_t i = 0; i < nax; ++i) {
     uint32_t a;
     LATHE_RETURN_IF_ERROR(axis_of(op, na ? axes[i] : (int64_t)i, x->rank, &a));
     const lathe_kexpr_t *size = kdim(c, x->dims[a]), *zero = kint(c, 0);
     const lathe_kexpr_t *last = kbin(c, LATHE_KOP_SUB, size, kint(c, 1));
-    fallback[a] = dim_of(c, kbin(c, LATHE_KOP_ADD, size, kint(c, pads[i] + pads[i + nax])));
+    fallback[a] = kbin(c, LATHE_KOP_ADD, size, kint(c, pads[i] + pads[i + nax]));
     const lathe_kexpr_t *j = kbin(c, LATHE_KOP_SUB, idx[a], kint(c, pads[i]));
     if (strcmp(mode, "reflect") == 0) {
       j = kun(c, LATHE_KOP_ABS, j);
@@ -222,9 +224,9 @@ lathe_status_t lower_pad(lower_ctx_t *c, const lathe_op_t *op) {
       if (pads[i] > 0 || pads[i + nax] > 0)
         inside = inside ? kbin(c, LATHE_KOP_AND, inside, in) : in;
     }
-    xi[a] = kclamp(c, j, zero, last);
+    xi[a] = pads[i] || pads[i + nax] ? kclamp(c, j, zero, last) : idx[a];
   }
-  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
+  LATHE_RETURN_IF_ERROR(result_dims_e(c, op, 0, fallback, dims));
   const lathe_kexpr_t *v = lv_at(c, x, xi);
   if (inside) {
     const lathe_kexpr_t *z = kint(c, 0), *fill = cv ? lv_at(c, cv, &z) : kf(c, cd, 0);

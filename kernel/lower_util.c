@@ -156,6 +156,20 @@ lathe_status_t result_dims(lower_ctx_t *c, const lathe_op_t *op, uint32_t i,
   return NULL;
 }
 
+lathe_status_t result_dims_e(lower_ctx_t *c, const lathe_op_t *op, uint32_t i,
+                             const lathe_kexpr_t *const *fallback, lathe_kdim_t *out) {
+  const lathe_type_t *t = &op->results[i].type;
+  lathe_kdim_t dims[LATHE_MAX_RANK];
+  for (uint32_t d = 0; d < t->rank; ++d) {
+    lathe_dim_t dim = t->dims[d];
+    void *param;
+    bool known = lathe_dim_is_static(dim) ||
+                 (dim.sym && lathe_hashmap_get(&c->syms, &dim.sym, sizeof dim.sym, &param));
+    dims[d] = known || !fallback ? lathe_kdim_static(0) : dim_of(c, fallback[d]);
+  }
+  return result_dims(c, op, i, fallback ? dims : NULL, out);
+}
+
 static lval_t *new_lval(lower_ctx_t *c, const lathe_op_t *op, uint32_t i,
                         const lathe_kdim_t *dims) {
   lval_t *v = LATHE_ARENA_NEW(&c->p->arena, lval_t);

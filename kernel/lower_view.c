@@ -43,7 +43,7 @@ static lathe_status_t unit_dims(const lathe_op_t *op, const lval_t *x, bool *uni
 
 /* Dims the result would have, computed from the operand (for `?` dims). */
 static lathe_status_t natural_dims(lower_ctx_t *c, const lathe_op_t *op, const lval_t *x,
-                                   lathe_kdim_t *out) {
+                                   const lathe_kexpr_t **out) {
   uint32_t rank = op->results[0].type.rank;
   switch (op->kind) {
   case LATHE_OP_RESHAPE: {
@@ -57,21 +57,20 @@ static lathe_status_t natural_dims(lower_ctx_t *c, const lathe_op_t *op, const l
         infer = (int32_t)d;
         continue;
       }
-      out[d] =
-          shape[d] == 0 && !allow_zero && d < x->rank ? x->dims[d] : lathe_kdim_static(shape[d]);
-      known = kbin(c, LATHE_KOP_MUL, known, kdim(c, out[d]));
+      out[d] = shape[d] == 0 && !allow_zero && d < x->rank ? kdim(c, x->dims[d]) : kint(c, shape[d]);
+      known = kbin(c, LATHE_KOP_MUL, known, out[d]);
     }
     if (infer >= 0)
-      out[infer] = dim_of(c, kbin(c, LATHE_KOP_FLOORDIV, product(c, x->dims, 0, x->rank),
-                                  kbin(c, LATHE_KOP_MAX, known, kint(c, 1))));
+      out[infer] = kbin(c, LATHE_KOP_FLOORDIV, product(c, x->dims, 0, x->rank),
+                        kbin(c, LATHE_KOP_MAX, known, kint(c, 1)));
     return NULL;
   }
   case LATHE_OP_FLATTEN: {
     int64_t axis = lathe_op_attr_int(op, "axis");
     if (axis < 0) axis += x->rank;
     if (axis < 0 || axis > (int64_t)x->rank) return unsupported(op, "bad axis");
-    out[0] = dim_of(c, product(c, x->dims, 0, (uint32_t)axis));
-    out[1] = dim_of(c, product(c, x->dims, (uint32_t)axis, x->rank));
+    out[0] = product(c, x->dims, 0, (uint32_t)axis);
+    out[1] = product(c, x->dims, (uint32_t)axis, x->rank);
     return NULL;
   }
   default: break;
@@ -82,8 +81,8 @@ static lathe_status_t natural_dims(lower_ctx_t *c, const lathe_op_t *op, const l
   for (uint32_t d = 0, j = 0; d < rank; ++d) {
     if (op->kind == LATHE_OP_SQUEEZE)
       while (j < x->rank && unit[j]) ++j;
-    if (op->kind == LATHE_OP_UNSQUEEZE && unit[d]) out[d] = lathe_kdim_static(1);
-    else out[d] = j < x->rank ? x->dims[j++] : lathe_kdim_static(1);
+    if (op->kind == LATHE_OP_UNSQUEEZE && unit[d]) out[d] = kint(c, 1);
+    else out[d] = j < x->rank ? kdim(c, x->dims[j++]) : kint(c, 1);
   }
   return NULL;
 }
@@ -105,9 +104,10 @@ static void remap(lower_ctx_t *c, const lval_t *x, uint32_t rank, const lathe_kd
 lathe_status_t lower_view(lower_ctx_t *c, const lathe_op_t *op) {
   const lval_t *x = lv_operand(c, op, 0);
   uint32_t rank = op->results[0].type.rank;
-  lathe_kdim_t fallback[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
+  const lathe_kexpr_t *fallback[LATHE_MAX_RANK];
+  lathe_kdim_t dims[LATHE_MAX_RANK];
   LATHE_RETURN_IF_ERROR(natural_dims(c, op, x, fallback));
-  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
+  LATHE_RETURN_IF_ERROR(result_dims_e(c, op, 0, fallback, dims));
   if (op->kind == LATHE_OP_DROPOUT && op->num_results > 1) {
     lathe_kdim_t mdims[LATHE_MAX_RANK];
     LATHE_RETURN_IF_ERROR(result_dims(c, op, 1, x->dims, mdims));

@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernel/internal.h"
 
@@ -45,11 +46,18 @@ static void print_float(lathe_strbuf_t *sb, lathe_dtype_t dtype, double v) {
     lathe_strbuf_append(sb, v < 0 ? "-inf" : "inf");
     return;
   }
-  char buf[40];
+  char buf[64];
   for (int prec = 1; prec <= 17; ++prec) {
     snprintf(buf, sizeof buf, "%.*g", prec, v);
     if (kval_round(dtype, (kval_t){.f = strtod(buf, NULL)}).f == v) break;
   }
+  /* Plain notation for everyday magnitudes: 10.0, not 1e+01. */
+  double mag = fabs(v);
+  if (strchr(buf, 'e') && mag >= 1e-4 && mag < 1e15)
+    for (int digits = 0; digits <= 20; ++digits) {
+      snprintf(buf, sizeof buf, "%.*f", digits, v);
+      if (kval_round(dtype, (kval_t){.f = strtod(buf, NULL)}).f == v) break;
+    }
   lathe_strbuf_append(sb, buf);
   for (const char *q = buf; *q; ++q)
     if (*q == '.' || *q == 'e' || *q == 'n' || *q == 'i') return;

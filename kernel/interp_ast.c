@@ -307,7 +307,7 @@ lathe_status_t interp_loops_kernel(irun_t *r, const lathe_kernel_t *k,
   if (!stmts || !vars) abort();
   for (uint32_t s = 0; s < k->num_stmts; ++s)
     prep_stmt(&stmts[s], k->stmts[s], r->p->buffers[k->stmts[s]->target]->rank);
-  memcpy(vars, r->params, r->p->num_params * sizeof *vars);
+  if (r->p->num_params) memcpy(vars, r->params, r->p->num_params * sizeof *vars);
   aexec_t x = {r, stmts, vars};
   if (!st) st = exec(&x, root);
   for (uint32_t s = 0; s < k->num_stmts; ++s) {

@@ -163,7 +163,9 @@ lathe_status_t lathe_model_stats(lathe_model_t *model, const char *bind,
   if (st && lathe_status_code(st) != LATHE_STATUS_UNSUPPORTED) return st;
   if (st) {
     const char **list = LATHE_ARENA_NEW_ARRAY(arena, const char *, 1);
-    list[0] = lathe_arena_strdup(arena, lathe_status_message(st));
+    const char *loc = lathe_status_location(st);
+    list[0] = loc ? lathe_arena_printf(arena, "%s: %s", loc, lathe_status_message(st))
+                  : lathe_arena_strdup(arena, lathe_status_message(st));
     s.num_unsupported = 1;
     s.unsupported = list;
     lathe_status_free(st);

@@ -310,7 +310,13 @@ static lathe_status_t check(const options_t *o, const session_t *s, bool *out_ok
     lathe_tensor_diff_t d;
     if (!st) st = lathe_tensor_compare(&s->outputs[k], &ref, o->rtol, o->atol, &d);
     lathe_tensor_free(&ref);
-    if (st) break;
+    if (st) { /* say which output and file */
+      lathe_status_t named = fail("output '%s' against '%s': %s", s->output_info[k].name, paths[k],
+                                  lathe_status_message(st));
+      lathe_status_free(st);
+      st = named;
+      break;
+    }
     bool match = d.num_mismatched == 0;
     printf("check %s: %s max_abs=%.3g max_rel=%.3g mismatched=%lld/%lld\n", s->output_info[k].name,
            match ? "ok" : "MISMATCH", d.max_abs, d.max_rel, (long long)d.num_mismatched,

@@ -198,7 +198,11 @@ static uint32_t shared_prefix(const lathe_kprogram_t *p, const lathe_kernel_t *k
   /* Loads of buffers written earlier in the kernel must index [i0, .., in-1, ...]. */
   for (uint32_t s = 1; s < k->num_stmts && n; ++s) {
     kvec_t stack = {0};
-    *(const lathe_kexpr_t **)kvec_push(&stack, sizeof(void *)) = k->stmts[s]->value;
+    const lathe_kstmt_t *st = k->stmts[s];
+    *(const lathe_kexpr_t **)kvec_push(&stack, sizeof(void *)) = st->value;
+    if (st->init) *(const lathe_kexpr_t **)kvec_push(&stack, sizeof(void *)) = st->init;
+    for (uint32_t d = 0; d < p->buffers[st->target]->rank; ++d)
+      *(const lathe_kexpr_t **)kvec_push(&stack, sizeof(void *)) = st->target_index[d];
     while (stack.len && n) {
       const lathe_kexpr_t *e = ((const lathe_kexpr_t **)stack.data)[--stack.len];
       for (uint32_t a = 0; a < e->num_args; ++a)

@@ -126,11 +126,30 @@ static lathe_status_t matmul_loops(lower_ctx_t *c, const lathe_op_t *op, const l
   return NULL;
 }
 
+/* Result dims from the operands (numpy matmul broadcasting), for `?` dims. */
+static void product_dims(const lval_t *a, const lval_t *b, bool ta, bool tb, uint32_t rank,
+                         lathe_kdim_t *out) {
+  uint32_t nm = a->rank >= 2, nn = b->rank >= 2, nbatch = rank - nm - nn;
+  for (uint32_t d = 0; d < nbatch; ++d) {
+    out[d] = lathe_kdim_static(1);
+    for (uint32_t k = 0; k < 2; ++k) {
+      const lval_t *v = k ? b : a;
+      uint32_t vb = v->rank >= 2 ? v->rank - 2 : 0;
+      if (d + vb < nbatch) continue;
+      lathe_kdim_t vd = v->dims[d + vb - nbatch];
+      if (lathe_kdim_is_static(out[d]) && out[d].size == 1) out[d] = vd;
+    }
+  }
+  if (nm) out[nbatch] = a->dims[ta ? a->rank - 1 : a->rank - 2];
+  if (nn) out[rank - 1] = b->dims[tb ? b->rank - 2 : b->rank - 1];
+}
+
 lathe_status_t lower_matmul(lower_ctx_t *c, const lathe_op_t *op) {
   const lval_t *a = lv_operand(c, op, 0), *b = lv_operand(c, op, 1);
-  lathe_kdim_t dims[LATHE_MAX_RANK];
-  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, NULL, dims));
+  lathe_kdim_t fallback[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
   uint32_t rank = op->results[0].type.rank;
+  product_dims(a, b, false, false, rank, fallback);
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
   gemm_pending_t *g = plan(c, a, b, false, false, dims, rank);
   if (!g) return matmul_loops(c, op, a, b, false, false, dims, false);
   set_expr(c, op, 0, dims, lathe_kexpr_acc(c->p, g->g.acc_dtype), g);
@@ -142,8 +161,10 @@ lathe_status_t lower_gemm_op(lower_ctx_t *c, const lathe_op_t *op) {
   const lval_t *a = lv_operand(c, op, 0), *b = lv_operand(c, op, 1), *cc = lv_operand(c, op, 2);
   bool ta = lathe_op_attr_int(op, "trans_a"), tb = lathe_op_attr_int(op, "trans_b");
   double alpha = lathe_op_attr_float(op, "alpha"), beta = lathe_op_attr_float(op, "beta");
-  lathe_kdim_t dims[LATHE_MAX_RANK];
-  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, NULL, dims));
+  lathe_kdim_t fallback[2], dims[LATHE_MAX_RANK];
+  if (a->rank != 2 || b->rank != 2) return unsupported(op, "needs 2-D operands");
+  product_dims(a, b, ta, tb, 2, fallback);
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
   lathe_dtype_t cd = compute_dtype(op->results[0].type.dtype);
   const lathe_kexpr_t *idx[2];
   iters(c, 2, idx);

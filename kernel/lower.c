@@ -176,7 +176,8 @@ static void kernel_name(lower_ctx_t *c) {
  * iterator only takes the value 0. */
 static bool at_iter(const lathe_kexpr_t *e, uint32_t j, lathe_kdim_t extent) {
   if (e->kind == LATHE_KEXPR_ITER) return e->index == j;
-  return e->kind == LATHE_KEXPR_INT && e->i == 0 && lathe_kdim_is_static(extent) && extent.size == 1;
+  return e->kind == LATHE_KEXPR_INT && e->i == 0 && lathe_kdim_is_static(extent) &&
+         extent.size == 1;
 }
 
 /* The number of leading iterators all statements can share: equal extents,

@@ -72,8 +72,8 @@ static void window_out_dims(lower_ctx_t *c, const window_t *w, const lval_t *x, 
     int64_t span = (w->kernel[i] - 1) * w->dil[i] + 1;
     const lathe_kexpr_t *e = kbin(c, LATHE_KOP_ADD, kdim(c, x->dims[2 + i]),
                                   kint(c, w->pad_begin[i] + w->pad_end[i] - span));
-    out[2 + i] = kbin(c, LATHE_KOP_ADD,
-                                kbin(c, LATHE_KOP_FLOORDIV, e, kint(c, w->stride[i])), kint(c, 1));
+    out[2 + i] =
+        kbin(c, LATHE_KOP_ADD, kbin(c, LATHE_KOP_FLOORDIV, e, kint(c, w->stride[i])), kint(c, 1));
   }
 }
 
@@ -152,12 +152,42 @@ lathe_status_t lower_conv(lower_ctx_t *c, const lathe_op_t *op) {
   return NULL;
 }
 
+/* max_pool's second result: the flat index (row-major over the whole input,
+ * or with storage_order = 1 column-major over the spatial dims) of the
+ * first tap holding the maximum. */
+static lathe_status_t pool_indices(lower_ctx_t *c, const lathe_op_t *op, const lval_t *x,
+                                   const lathe_kbuffer_t *maxbuf, const lathe_kstmt_desc_t *max_stmt,
+                                   const lathe_kexpr_t *const *xi, const lathe_kexpr_t *inside) {
+  uint32_t rank = x->rank;
+  lathe_kdim_t dims[LATHE_MAX_RANK];
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 1, maxbuf->dims, dims));
+  const lathe_kexpr_t *flat = kbin(c, LATHE_KOP_ADD, kbin(c, LATHE_KOP_MUL, xi[0], kdim(c, x->dims[1])), xi[1]);
+  bool col = lathe_op_attr_int(op, "storage_order") == 1;
+  const lathe_kexpr_t *spatial = kint(c, 0), *size = kint(c, 1);
+  for (uint32_t k = 0; k + 2 < rank; ++k) {
+    uint32_t d = col ? rank - 1 - k : 2 + k;
+    spatial = kbin(c, LATHE_KOP_ADD, kbin(c, LATHE_KOP_MUL, spatial, kdim(c, x->dims[d])), xi[d]);
+    size = kbin(c, LATHE_KOP_MUL, size, kdim(c, x->dims[d]));
+  }
+  flat = kbin(c, LATHE_KOP_ADD, kbin(c, LATHE_KOP_MUL, flat, size), spatial);
+  const lathe_kexpr_t *hit = kbin(c, LATHE_KOP_EQ, lv_at(c, x, xi), lathe_kexpr_load(c->p, maxbuf, max_stmt->target_index));
+  if (inside) hit = kbin(c, LATHE_KOP_AND, hit, inside);
+  const lathe_kexpr_t *miss = kint(c, INT64_MAX);
+  lathe_kstmt_desc_t s = *max_stmt;
+  s.target = set_buffer(c, op, 1, dims);
+  s.value = ksel(c, hit, flat, miss);
+  s.combiner = LATHE_KCOMB_MIN;
+  s.init = miss;
+  return emit(c, &s);
+}
+
 /* max_pool, average_pool, lp_pool over the window of each output position. */
 lathe_status_t lower_pool(lower_ctx_t *c, const lathe_op_t *op) {
   const lval_t *x = lv_operand(c, op, 0);
   if (x->rank < 3) return unsupported(op, "needs [N, C, spatial...]");
-  if (op->num_results > 1 && lathe_value_has_uses(&op->results[1]))
-    return unsupported(op, "the indices result is not supported");
+  bool indices = op->num_results > 1 && lathe_value_has_uses(&op->results[1]);
+  if (indices && lathe_op_attr_int(op, "storage_order") > 1)
+    return unsupported(op, "storage_order must be 0 or 1");
   window_t win;
   const lathe_kexpr_t *guess[LATHE_MAX_RANK];
   lathe_kdim_t dims[LATHE_MAX_RANK];
@@ -197,6 +227,7 @@ lathe_status_t lower_pool(lower_ctx_t *c, const lathe_op_t *op) {
                            .combiner = is_max ? LATHE_KCOMB_MAX : LATHE_KCOMB_SUM,
                            .init = kf(c, cd, is_max ? -INFINITY : 0)};
   LATHE_RETURN_IF_ERROR(emit(c, &st));
+  if (indices) LATHE_RETURN_IF_ERROR(pool_indices(c, op, x, t, &st, xi, inside));
   if (direct) return NULL;
   const lathe_kexpr_t *y = lathe_kexpr_load(c->p, t, it);
   if (is_lp) y = kbin(c, LATHE_KOP_POW, y, kf(c, cd, 1.0 / p));

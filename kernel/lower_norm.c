@@ -220,3 +220,73 @@ lathe_status_t lower_batch_norm(lower_ctx_t *c, const lathe_op_t *op) {
   set_expr(c, op, 0, dims, kbin(c, LATHE_KOP_ADD, y, p[1]), NULL);
   return NULL;
 }
+
+/* mean_variance_normalization: (x - mean) / (sqrt(var) + 1e-9) over `axes`
+ * (default [0, 2, 3]), ONNX's function body. */
+lathe_status_t lower_mvn(lower_ctx_t *c, const lathe_op_t *op) {
+  const lval_t *x = lv_operand(c, op, 0);
+  const int64_t *axes, dflt[3] = {0, 2, 3};
+  size_t n = lathe_op_attr_ints(op, "axes", &axes);
+  if (!n) {
+    if (x->rank < 4) return unsupported(op, "the default axes need a 4-D operand");
+    axes = dflt;
+    n = 3;
+  }
+  red_t r;
+  LATHE_RETURN_IF_ERROR(red_init(op, x, axes, n, true, &r));
+  lathe_dtype_t t = compute_dtype(x->dtype);
+  const lathe_kexpr_t *xi[LATHE_MAX_RANK], *idx[LATHE_MAX_RANK];
+  red_input_index(c, &r, xi);
+  iters(c, x->rank, idx);
+  lathe_kdim_t dims[LATHE_MAX_RANK];
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, x->dims, dims));
+  const lathe_kbuffer_t *mb, *rb;
+  LATHE_RETURN_IF_ERROR(moments(c, &r, lv_at(c, x, xi), t, 0.0, &mb, &rb));
+  const lathe_kexpr_t *sd = kbin(c, LATHE_KOP_DIV, kf(c, t, 1), load_outer(c, rb, &r, idx));
+  const lathe_kexpr_t *dev = kbin(c, LATHE_KOP_SUB, lv_at(c, x, idx), load_outer(c, mb, &r, idx));
+  set_expr(c, op, 0, dims, kbin(c, LATHE_KOP_DIV, dev, kbin(c, LATHE_KOP_ADD, sd, kf(c, t, 1e-9))),
+           NULL);
+  return NULL;
+}
+
+/* lrn: x / (bias + alpha / size * sum of x^2 over a window of channels)^beta,
+ * the window [c - floor((size-1)/2), c + ceil((size-1)/2)] clipped to [0, C). */
+lathe_status_t lower_lrn(lower_ctx_t *c, const lathe_op_t *op) {
+  const lval_t *x = lv_operand(c, op, 0);
+  int64_t size = lathe_op_attr_int(op, "size");
+  if (x->rank < 2 || size <= 0) return unsupported(op, "needs [N, C, ...] and a positive size");
+  lathe_dtype_t t = compute_dtype(x->dtype);
+  uint32_t rank = x->rank;
+  lathe_kdim_t ext[LATHE_MAX_RANK + 1], dims[LATHE_MAX_RANK];
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, x->dims, dims));
+  for (uint32_t d = 0; d < rank; ++d) ext[d] = x->dims[d];
+  ext[rank] = lathe_kdim_static(size);
+  const lathe_kexpr_t *it[LATHE_MAX_RANK + 1], *xi[LATHE_MAX_RANK];
+  iters(c, rank + 1, it);
+  const lathe_kexpr_t *C = kdim(c, x->dims[1]);
+  const lathe_kexpr_t *j =
+      kbin(c, LATHE_KOP_ADD, kbin(c, LATHE_KOP_SUB, it[1], kint(c, (size - 1) / 2)), it[rank]);
+  for (uint32_t d = 0; d < rank; ++d) xi[d] = it[d];
+  xi[1] = kclamp(c, j, kint(c, 0), kbin(c, LATHE_KOP_SUB, C, kint(c, 1)));
+  const lathe_kexpr_t *v = lv_at(c, x, xi);
+  const lathe_kexpr_t *in =
+      kbin(c, LATHE_KOP_AND, kbin(c, LATHE_KOP_GE, j, kint(c, 0)), kbin(c, LATHE_KOP_LT, j, C));
+  const lathe_kbuffer_t *sq = scratch(c, "sqsum", t, rank, x->dims);
+  lathe_kstmt_desc_t s = {.num_iters = rank + 1,
+                          .extents = ext,
+                          .num_reduce = 1,
+                          .target = sq,
+                          .target_index = it,
+                          .value = ksel(c, in, kbin(c, LATHE_KOP_MUL, v, v), kf(c, t, 0)),
+                          .combiner = LATHE_KCOMB_SUM,
+                          .init = kf(c, t, 0)};
+  LATHE_RETURN_IF_ERROR(emit(c, &s));
+  double alpha = lathe_op_attr_float(op, "alpha"), beta = lathe_op_attr_float(op, "beta");
+  const lathe_kexpr_t *den =
+      kbin(c, LATHE_KOP_ADD, kf(c, t, lathe_op_attr_float(op, "bias")),
+           kbin(c, LATHE_KOP_MUL, kf(c, t, alpha / (double)size), lathe_kexpr_load(c->p, sq, it)));
+  set_expr(c, op, 0, dims,
+           kbin(c, LATHE_KOP_DIV, lv_at(c, x, it), kbin(c, LATHE_KOP_POW, den, kf(c, t, beta))),
+           NULL);
+  return NULL;
+}

@@ -57,7 +57,8 @@ static lathe_status_t natural_dims(lower_ctx_t *c, const lathe_op_t *op, const l
         infer = (int32_t)d;
         continue;
       }
-      out[d] = shape[d] == 0 && !allow_zero && d < x->rank ? kdim(c, x->dims[d]) : kint(c, shape[d]);
+      out[d] =
+          shape[d] == 0 && !allow_zero && d < x->rank ? kdim(c, x->dims[d]) : kint(c, shape[d]);
       known = kbin(c, LATHE_KOP_MUL, known, out[d]);
     }
     if (infer >= 0)

@@ -231,6 +231,70 @@ for a_shape, b_shape in [((1, 1), (1, 1)), ((5, 17), (17, 3)), ((2, 3, 7), (7, 1
                          ((2, 4, 3), (2, 3, 6)), ((7,), (7, 2)), ((4, 7), (7,)), ((2, 1, 3, 4), (1, 5, 4, 2)), ((0, 4), (4, 3))]:
     binary("matmul", np.matmul, f32(*a_shape), f32(*b_shape))
 
+# ---- more index arithmetic and normalization ----
+case("gather_nd", [f32(3, 4, 5), np.array([[2, 1], [-1, 3]], np.int64)],
+     lambda g, v: g.op("gather_nd", v, lambda d, i: d[i[:, 0] % 3, i[:, 1] % 4], None, np.float32))
+case("gather_nd-batch", [f32(2, 3, 4), np.array([[2], [0]], np.int64)],
+     lambda g, v: g.op("gather_nd", v, lambda d, i: d[np.arange(2), i[:, 0]], {"batch_dims": 1}, np.float32))
+
+
+def d2s(x, b, mode):
+    n, c, h, w = x.shape
+    if mode == "DCR":
+        t = x.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+    else:
+        t = x.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+    return t.reshape(n, c // (b * b), h * b, w * b)
+
+
+for mode in ["DCR", "CRD"]:
+    case("depth_to_space-" + mode, [f32(2, 8, 3, 5)],
+         lambda g, v, mode=mode: g.op("depth_to_space", v, lambda a: d2s(a, 2, mode), {"blocksize": 2, "mode": mode}))
+case("space_to_depth", [f32(2, 3, 4, 6)],
+     lambda g, v: g.op("space_to_depth", v, lambda a: a.reshape(2, 3, 2, 2, 3, 2).transpose(0, 3, 5, 1, 2, 4).reshape(2, 12, 2, 3),
+                       {"blocksize": 2}))
+case("mvn", [f32(2, 3, 4, 5)],
+     lambda g, v: g.op("mean_variance_normalization", v, lambda a: (a - a.astype(F).mean((0, 2, 3), keepdims=True)) /
+                       (a.astype(F).std((0, 2, 3), keepdims=True) + 1e-9)))
+
+
+def lrn(x, size, alpha, beta, bias):
+    x = x.astype(F)
+    sq = np.zeros_like(x)
+    C = x.shape[1]
+    for ch in range(C):
+        lo, hi = max(0, ch - (size - 1) // 2), min(C - 1, ch + int(math.ceil((size - 1) / 2)))
+        sq[:, ch] = (x[:, lo:hi + 1] ** 2).sum(axis=1)
+    return x / (bias + alpha / size * sq) ** beta
+
+
+case("lrn", [f32(2, 7, 3, 3)], lambda g, v: g.op("lrn", v, lambda a: lrn(a, 4, 1e-2, 0.75, 1.5),
+                                                  {"alpha": 1e-2, "beta": 0.75, "bias": 1.5, "size": 4}))
+
+
+def max_pool_idx(x, order):
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    oh, ow = (h + 2 - 3) // 2 + 1, (w + 2 - 3) // 2 + 1
+    vals = np.zeros((n, c, oh, ow), np.float32)
+    idx = np.zeros((n, c, oh, ow), np.int64)
+    for i in range(oh):
+        for j in range(ow):
+            win = xp[:, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3].reshape(n, c, 9)
+            k = win.argmax(-1)
+            vals[:, :, i, j] = win.max(-1)
+            hh, ww = 2 * i + k // 3 - 1, 2 * j + k % 3 - 1
+            sp = hh * w + ww if order == 0 else hh + ww * h
+            idx[:, :, i, j] = (np.arange(n)[:, None] * c + np.arange(c)[None, :]) * h * w + sp
+    return [vals, idx]
+
+
+for order in [0, 1]:
+    case("max_pool-indices-%d" % order, [f32(2, 3, 5, 6)],
+         lambda g, v, order=order: g._emit("max_pool", v, {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1],
+                                                           "storage_order": order, "strides": [2, 2]},
+                                          max_pool_idx(v[0].a, order)))
+
 
 def main():
     outdir, extra = sys.argv[1], sys.argv[2:]

@@ -15,7 +15,8 @@
  * neither hoists loads nor keeps a reduction in a register. Distinct roots
  * never overlap (temporaries are planned apart; callers pass distinct
  * inputs and outputs), and a view shares its root's scope, which is exactly
- * the aliasing the kernel IR has.
+ * the aliasing the kernel IR has. Scratch memory (GEMM packing buffers) has a
+ * scope of its own, apart from every buffer.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -175,10 +176,11 @@ static LLVMMetadataRef scope_of(cg_t *cg, uint32_t root) {
   if (!cg->scope_domain) {
     LLVMMetadataRef name = md_str(cg, "lathe");
     cg->scope_domain = self_node(cg, &name, 1);
-    cg->scopes = LATHE_ARENA_NEW_ARRAY(&cg->arena, LLVMMetadataRef, cg->p->num_buffers + 1);
+    cg->scopes = LATHE_ARENA_NEW_ARRAY(&cg->arena, LLVMMetadataRef, cg->p->num_buffers + 2);
   }
   if (!cg->scopes[root]) {
-    LLVMMetadataRef ops[2] = {cg->scope_domain, md_str(cg, cg->p->buffers[root]->name)};
+    const char *name = root == cg->p->num_buffers ? "scratch" : cg->p->buffers[root]->name;
+    LLVMMetadataRef ops[2] = {cg->scope_domain, md_str(cg, name)};
     cg->scopes[root] = self_node(cg, ops, 2);
   }
   return cg->scopes[root];
@@ -189,9 +191,10 @@ uint32_t cg_root(const lathe_kprogram_t *p, uint32_t buffer) {
   return v >= 0 ? (uint32_t)v : buffer;
 }
 
-/* The roots a kernel touches, each once. */
+/* The roots a kernel touches, each once, and the scratch pseudo-root. */
 static uint32_t kernel_roots(const lathe_kprogram_t *p, const lathe_kernel_t *k, uint32_t *out) {
   uint32_t n = 0;
+  out[n++] = p->num_buffers;
   for (uint32_t i = 0; i < k->num_reads + k->num_writes; ++i) {
     uint32_t b = i < k->num_reads ? k->reads[i] : k->writes[i - k->num_reads];
     uint32_t r = cg_root(p, b), j = 0;
@@ -205,12 +208,12 @@ void cg_tag_access(cg_t *cg, const lathe_kernel_t *kernel, LLVMValueRef inst, ui
   const lathe_kprogram_t *p = cg->p;
   if (cg->tag_kernel != kernel) {
     cg->tag_kernel = kernel;
-    cg->scope_lists = LATHE_ARENA_NEW_ARRAY(&cg->arena, LLVMValueRef, p->num_buffers + 1);
-    cg->noalias_lists = LATHE_ARENA_NEW_ARRAY(&cg->arena, LLVMValueRef, p->num_buffers + 1);
+    cg->scope_lists = LATHE_ARENA_NEW_ARRAY(&cg->arena, LLVMValueRef, p->num_buffers + 2);
+    cg->noalias_lists = LATHE_ARENA_NEW_ARRAY(&cg->arena, LLVMValueRef, p->num_buffers + 2);
   }
-  uint32_t root = cg_root(p, buffer);
+  uint32_t root = buffer == p->num_buffers ? buffer : cg_root(p, buffer);
   if (!cg->scope_lists[root]) {
-    uint32_t *roots = LATHE_ARENA_NEW_ARRAY(&cg->arena, uint32_t, p->num_buffers + 1);
+    uint32_t *roots = LATHE_ARENA_NEW_ARRAY(&cg->arena, uint32_t, p->num_buffers + 2);
     uint32_t n = kernel_roots(p, kernel, roots), m = 0;
     LLVMMetadataRef *others = LATHE_ARENA_NEW_ARRAY(&cg->arena, LLVMMetadataRef, n + 1);
     for (uint32_t i = 0; i < n; ++i)
@@ -223,8 +226,12 @@ void cg_tag_access(cg_t *cg, const lathe_kernel_t *kernel, LLVMValueRef inst, ui
   LLVMSetMetadata(inst, cg->md_noalias, cg->noalias_lists[root]);
 }
 
-void cg_loop_hint(cg_t *cg, LLVMValueRef latch_br, bool vectorize, uint32_t width) {
-  LLVMMetadataRef props[2];
+void cg_tag_scratch(cg_t *cg, const lathe_kernel_t *kernel, LLVMValueRef inst) {
+  cg_tag_access(cg, kernel, inst, cg->p->num_buffers);
+}
+
+void cg_loop_hint(cg_t *cg, LLVMValueRef latch_br, bool vectorize, uint32_t width, bool no_unroll) {
+  LLVMMetadataRef props[3];
   unsigned n = 0;
   LLVMMetadataRef kv[2] = {md_str(cg, "llvm.loop.vectorize.enable"),
                            LLVMValueAsMetadata(LLVMConstInt(cg->i1, vectorize, 0))};
@@ -233,6 +240,10 @@ void cg_loop_hint(cg_t *cg, LLVMValueRef latch_br, bool vectorize, uint32_t widt
     LLVMMetadataRef kw[2] = {md_str(cg, "llvm.loop.vectorize.width"),
                              LLVMValueAsMetadata(LLVMConstInt(cg->i32, width, 0))};
     props[n++] = LLVMMDNodeInContext2(cg->ctx, kw, 2);
+  }
+  if (no_unroll) {
+    LLVMMetadataRef ku = md_str(cg, "llvm.loop.unroll.disable");
+    props[n++] = LLVMMDNodeInContext2(cg->ctx, &ku, 1);
   }
   LLVMSetMetadata(latch_br, cg->md_loop, LLVMMetadataAsValue(cg->ctx, self_node(cg, props, n)));
 }

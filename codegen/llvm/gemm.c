@@ -1,5 +1,665 @@
+/* GEMM kernels: C[b, m, n] = epilogue(sum_k A(b, m, k) * B(b, k, n)) as a
+ * packed, register-blocked matrix product (the structure of Goto's and
+ * BLIS's kernels, written here for LLVM).
+ *
+ * The kernel function walks "groups" of columns (up to a few thousand, fewer
+ * when K is deep, so a group's packed B stays a few MB) and, when B differs
+ * per batch entry, groups of batch entries. Per group, two parallel_for
+ * rounds:
+ *   pack     B's group, every K block (KC deep) and every NR-column panel,
+ *            into the calling thread's scratch, converted to the accumulator
+ *            type (f16/bf16/i8/i4 operands, transposes, batch broadcasting
+ *            are all the packing loop's business) and zero-padded to full
+ *            panels; one task per (K block, panel)
+ *   compute  work units of MC rows x a run of panels (split finer when there
+ *            are few row blocks, so every thread gets work); per unit and K
+ *            block, A's MC x KC block is packed into MR-row panels on the
+ *            task's stack, then for every panel pair the micro-kernel runs
+ * The micro-kernel keeps an MR x NR tile of accumulators in vector registers:
+ * per k, NR/W vector loads of the B panel, MR broadcasts of A, MR*NR/W fused
+ * multiply-adds (llvm.fmuladd). The tile goes to a stack buffer; the tile
+ * store then adds the partial sums of earlier K blocks and, on the last K
+ * block, evaluates the epilogue (bias, residual, activation...) on the tile
+ * and writes C: C is written once, with no extra pass over it. Edge tiles
+ * are computed in full on the zero padding and stored in part.
+ *
+ * Tasks never ask for scratch (a task on the calling thread would invalidate
+ * the packed B); A's block lives on the task's stack (<= 96 KB).
+ * Partial sums between K blocks live in C itself when C has the accumulator
+ * dtype and the epilogue does not read C; otherwise in the calling thread's
+ * scratch after the packed B. With K <= KC known at compile time there are none.
+ *
+ * Register blocking follows the target (target.c measures it): W lanes of
+ * the accumulator type per vector, NR = 2W, MR = 6 with 16 vector registers
+ * (AVX2: 6x16 f32, 12 accumulators + 2 B vectors + 1 broadcast) or 12 with
+ * 32 (AVX-512: 12x32 f32, 24 accumulators).
+ */
+#include <stdio.h>
+#include <string.h>
+
 #include "codegen/llvm/internal.h"
+
+/* Elements of packed B per group (16 MB of f32). */
+#define PACK_LIMIT (4 << 20)
+#define NC_MAX 4096
+
+enum { CL_ARGS, CL_BP, CL_PP, CL_B0, CL_JC, CL_NC, CL_NPANELS, CL_NU, CL_NSUBS, CL_COUNT };
+
+typedef struct gemm {
+  cg_t *cg;
+  fn_t *f;
+  const lathe_kernel_t *k;
+  const lathe_kgemm_t *g;
+  lathe_dtype_t acc;
+  LLVMTypeRef et, vt, ep; /* accumulator scalar, vector, scalar pointer */
+  uint32_t W, MR, NR, KC, MC, esize;
+  bool need_partial, partial_in_c;
+  /* per function: sizes and derived counts (i64) */
+  LLVMValueRef B, M, N, K, kblocks, kpad, mblocks;
+  LLVMValueRef cl; /* closure: i64 slots */
+  LLVMValueRef bp, pp, apack, tile;
+} gemm_t;
+
+/* ---- small helpers ---- */
+
+static LLVMValueRef c64(gemm_t *g, int64_t v) { return cg_i64(g->cg, v); }
+static LLVMValueRef add(gemm_t *g, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildNSWAdd(g->f->b, a, b, "");
+}
+static LLVMValueRef mul(gemm_t *g, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildNSWMul(g->f->b, a, b, "");
+}
+static LLVMValueRef sub(gemm_t *g, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildNSWSub(g->f->b, a, b, "");
+}
+static LLVMValueRef sdiv(gemm_t *g, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSDiv(g->f->b, a, b, "");
+}
+static LLVMValueRef srem(gemm_t *g, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSRem(g->f->b, a, b, "");
+}
+static LLVMValueRef pick(gemm_t *g, LLVMIntPredicate p, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(g->f->b, LLVMBuildICmp(g->f->b, p, a, b, ""), a, b, "");
+}
+static LLVMValueRef smin(gemm_t *g, LLVMValueRef a, LLVMValueRef b) {
+  return pick(g, LLVMIntSLT, a, b);
+}
+static LLVMValueRef smax(gemm_t *g, LLVMValueRef a, LLVMValueRef b) {
+  return pick(g, LLVMIntSGT, a, b);
+}
+static LLVMValueRef ceil_div(gemm_t *g, LLVMValueRef a, LLVMValueRef d) {
+  return sdiv(g, add(g, a, sub(g, d, c64(g, 1))), d);
+}
+static LLVMValueRef elem_ptr(gemm_t *g, LLVMValueRef base, LLVMValueRef idx) {
+  return LLVMBuildInBoundsGEP2(g->f->b, g->et, base, &idx, 1, "");
+}
+static LLVMValueRef zero_acc(gemm_t *g) {
+  return lathe_dtype_is_float(g->acc) ? LLVMConstReal(g->et, 0) : LLVMConstInt(g->et, 0, 0);
+}
+static LLVMValueRef acc_add(gemm_t *g, LLVMValueRef a, LLVMValueRef b) {
+  return lathe_dtype_is_float(g->acc) ? LLVMBuildFAdd(g->f->b, a, b, "")
+                                      : LLVMBuildAdd(g->f->b, a, b, "");
+}
+/* Loads and stores of scratch memory carry the scratch alias scope. */
+static LLVMValueRef load_s(gemm_t *g, LLVMTypeRef t, LLVMValueRef ptr) {
+  LLVMValueRef v = LLVMBuildLoad2(g->f->b, t, ptr, "");
+  cg_tag_scratch(g->cg, g->k, v);
+  return v;
+}
+static LLVMValueRef store_s(gemm_t *g, LLVMValueRef v, LLVMValueRef ptr) {
+  LLVMValueRef s = LLVMBuildStore(g->f->b, v, ptr);
+  cg_tag_scratch(g->cg, g->k, s);
+  return s;
+}
+
+static LLVMValueRef slot_ptr(gemm_t *g, LLVMBuilderRef b, int i) {
+  LLVMValueRef idx = c64(g, i);
+  return LLVMBuildInBoundsGEP2(b, g->cg->i64, g->cl, &idx, 1, "");
+}
+static LLVMValueRef get_slot(gemm_t *g, int i) {
+  return LLVMBuildLoad2(g->f->eb, g->cg->i64, slot_ptr(g, g->f->eb, i), "");
+}
+static void set_slot(gemm_t *g, int i, LLVMValueRef v) {
+  LLVMBuildStore(g->f->b, v, slot_ptr(g, g->f->b, i));
+}
+
+/* ---- the plan ---- */
+
+static bool plan(gemm_t *g) {
+  cg_t *cg = g->cg;
+  g->acc = g->g->acc_dtype;
+  switch (g->acc) {
+  case LATHE_DTYPE_F32: g->et = cg->f32; g->esize = 4; break;
+  case LATHE_DTYPE_F64: g->et = cg->f64; g->esize = 8; break;
+  case LATHE_DTYPE_I32:
+  case LATHE_DTYPE_U32: g->et = cg->i32; g->esize = 4; break;
+  case LATHE_DTYPE_I64:
+  case LATHE_DTYPE_U64: g->et = cg->i64; g->esize = 8; break;
+  default:
+    cg_fail(cg, LATHE_STATUS_UNSUPPORTED, "gemm accumulator dtype %s", lathe_dtype_name(g->acc));
+    return false;
+  }
+  uint32_t bits = cg->target.vector_bits ? cg->target.vector_bits : 128;
+  g->W = bits / (8 * g->esize);
+  if (g->W < 1) g->W = 1;
+  g->NR = 2 * g->W;
+  bool many_regs = cg->target.num_vector_regs >= 32;
+  g->MR = many_regs ? 12 : 6;
+  g->KC = g->esize == 8 ? 128 : 256;
+  g->MC = g->MR * (many_regs ? 8 : 16); /* A block: MC x KC x esize = 96 KB */
+  g->vt = LLVMVectorType(g->et, g->W);
+  g->ep = LLVMPointerType(g->et, 0);
+  const lathe_kgemm_t *gm = g->g;
+  g->need_partial = !(lathe_kdim_is_static(gm->k) && gm->k.size <= (int64_t)g->KC);
+  uint32_t croot = cg_root(cg->p, gm->c);
+  g->partial_in_c = cg->p->buffers[gm->c]->dtype == g->acc &&
+                    !expr_reads_root(cg->p, gm->epilogue, croot);
+  return true;
+}
+
+static void load_sizes(gemm_t *g) {
+  const lathe_kgemm_t *gm = g->g;
+  g->B = fn_dim(g->f, gm->batch);
+  g->M = fn_dim(g->f, gm->m);
+  g->N = fn_dim(g->f, gm->n);
+  g->K = fn_dim(g->f, gm->k);
+  g->kblocks = smax(g, ceil_div(g, g->K, c64(g, g->KC)), c64(g, 1));
+  g->kpad = mul(g, g->kblocks, c64(g, g->KC));
+  g->mblocks = ceil_div(g, g->M, c64(g, g->MC));
+}
+
+/* ---- packing ---- */
+
+static void copy_elem(gemm_t *g, uint32_t buffer, LLVMValueRef flat, LLVMValueRef dst) {
+  lathe_dtype_t t = g->cg->p->buffers[buffer]->dtype;
+  LLVMValueRef v = fn_cast(g->f, g->acc, t, fn_load_elem(g->f, buffer, flat));
+  store_s(g, v, dst);
+}
+
+/* One panel: element (r, k), r < rows, k < kc, lives at flat
+ * base + r*stride_r + k*stride_k of `buffer`; it goes to dst[k * R + r],
+ * and rows..R are zero. The loop order reads memory contiguously; a full
+ * panel with r innermost gets a constant trip count (vectorizable). */
+static void pack_panel(gemm_t *g, uint32_t buffer, LLVMValueRef dst, uint32_t R, LLVMValueRef rows,
+                       LLVMValueRef kc, LLVMValueRef base, LLVMValueRef stride_r,
+                       LLVMValueRef stride_k, bool k_contiguous) {
+  fn_t *f = g->f;
+  loop_t l1, l2;
+  if (k_contiguous) { /* for r: for k */
+    fn_loop_begin(f, &l1, c64(g, 0), rows, c64(g, 1), "pack.r");
+    LLVMValueRef src = add(g, base, mul(g, l1.iv, stride_r));
+    fn_loop_begin(f, &l2, c64(g, 0), kc, c64(g, 1), "pack.k");
+    copy_elem(g, buffer, add(g, src, l2.iv), elem_ptr(g, dst, add(g, mul(g, l2.iv, c64(g, R)), l1.iv)));
+    fn_loop_end(f, &l2);
+    fn_loop_end(f, &l1);
+    fn_loop_begin(f, &l1, rows, c64(g, R), c64(g, 1), "pad.r");
+    fn_loop_begin(f, &l2, c64(g, 0), kc, c64(g, 1), "pad.k");
+    store_s(g, zero_acc(g), elem_ptr(g, dst, add(g, mul(g, l2.iv, c64(g, R)), l1.iv)));
+    fn_loop_end(f, &l2);
+    fn_loop_end(f, &l1);
+    return;
+  }
+  /* for k: for r, with a constant-trip copy for full panels */
+  LLVMBasicBlockRef full = fn_block(f, "pack.full"), part = fn_block(f, "pack.part"),
+                    done = fn_block(f, "pack.done");
+  LLVMBuildCondBr(f->b, LLVMBuildICmp(f->b, LLVMIntEQ, rows, c64(g, R), ""), full, part);
+  for (int is_full = 1; is_full >= 0; --is_full) {
+    LLVMPositionBuilderAtEnd(f->b, is_full ? full : part);
+    fn_loop_begin(f, &l1, c64(g, 0), kc, c64(g, 1), "pack.k");
+    LLVMValueRef src = add(g, base, mul(g, l1.iv, stride_k));
+    LLVMValueRef row = elem_ptr(g, dst, mul(g, l1.iv, c64(g, R)));
+    fn_loop_begin(f, &l2, c64(g, 0), is_full ? c64(g, R) : rows, c64(g, 1), "pack.r");
+    copy_elem(g, buffer, add(g, src, mul(g, l2.iv, stride_r)), elem_ptr(g, row, l2.iv));
+    fn_loop_end(f, &l2);
+    if (!is_full) {
+      fn_loop_begin(f, &l2, rows, c64(g, R), c64(g, 1), "pad.r");
+      store_s(g, zero_acc(g), elem_ptr(g, row, l2.iv));
+      fn_loop_end(f, &l2);
+    }
+    fn_loop_end(f, &l1);
+    LLVMBuildBr(f->b, done);
+  }
+  LLVMPositionBuilderAtEnd(f->b, done);
+}
+
+/* ---- the micro-kernel ---- */
+
+static LLVMValueRef splat(gemm_t *g, LLVMValueRef s) {
+  LLVMBuilderRef b = g->f->b;
+  LLVMValueRef v = LLVMBuildInsertElement(b, LLVMGetUndef(g->vt), s, LLVMConstInt(g->cg->i32, 0, 0), "");
+  LLVMValueRef mask = LLVMConstNull(LLVMVectorType(g->cg->i32, g->W));
+  return LLVMBuildShuffleVector(b, v, LLVMGetUndef(g->vt), mask, "");
+}
+
+static LLVMValueRef fma_acc(gemm_t *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+  if (!lathe_dtype_is_float(g->acc))
+    return LLVMBuildAdd(g->f->b, LLVMBuildMul(g->f->b, a, b, ""), c, "");
+  LLVMValueRef args[3] = {a, b, c};
+  return cg_intrinsic(g->f, "llvm.fmuladd", &g->vt, 1, args, 3);
+}
+
+/* acc = A panel (kc x MR) * B panel (kc x NR), MR * NR/W vectors of
+ * accumulators in registers (phis of the k loop); out_acc gets their values
+ * after the loop, row-major (row r, vector v at r * NR/W + v). */
+static void micro(gemm_t *g, LLVMValueRef kc, LLVMValueRef apanel, LLVMValueRef bpanel,
+                  LLVMValueRef *out_acc) {
+  fn_t *f = g->f;
+  uint32_t nv = g->NR / g->W, nacc = g->MR * nv;
+  LLVMValueRef acc[64], next[64];
+  loop_t l;
+  fn_loop_begin(f, &l, c64(g, 0), kc, c64(g, 1), "micro.k");
+  LLVMPositionBuilderBefore(f->b, LLVMGetNextInstruction(l.iv));
+  for (uint32_t i = 0; i < nacc; ++i) acc[i] = LLVMBuildPhi(f->b, g->vt, "acc");
+  LLVMPositionBuilderAtEnd(f->b, l.body);
+  LLVMTypeRef vp = LLVMPointerType(g->vt, 0);
+  LLVMValueRef brow = elem_ptr(g, bpanel, mul(g, l.iv, c64(g, g->NR)));
+  LLVMValueRef arow = elem_ptr(g, apanel, mul(g, l.iv, c64(g, g->MR)));
+  LLVMValueRef bv[8];
+  for (uint32_t v = 0; v < nv; ++v) {
+    LLVMValueRef p = LLVMBuildBitCast(f->b, elem_ptr(g, brow, c64(g, v * g->W)), vp, "");
+    bv[v] = load_s(g, g->vt, p);
+    LLVMSetAlignment(bv[v], g->W * g->esize);
+  }
+  for (uint32_t r = 0; r < g->MR; ++r) {
+    LLVMValueRef a = splat(g, LLVMBuildLoad2(f->b, g->et, elem_ptr(g, arow, c64(g, r)), "a"));
+    for (uint32_t v = 0; v < nv; ++v) next[r * nv + v] = fma_acc(g, a, bv[v], acc[r * nv + v]);
+  }
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(f->b);
+  fn_loop_end(f, &l);
+  LLVMValueRef zero = LLVMConstNull(g->vt);
+  for (uint32_t i = 0; i < nacc; ++i) {
+    LLVMValueRef in[2] = {zero, next[i]};
+    LLVMBasicBlockRef from[2] = {l.pre, latch};
+    LLVMAddIncoming(acc[i], in, from, 2);
+    out_acc[i] = acc[i];
+  }
+}
+
+static LLVMValueRef vec_ptr(gemm_t *g, LLVMValueRef p) {
+  return LLVMBuildBitCast(g->f->b, p, LLVMPointerType(g->vt, 0), "");
+}
+
+static void acc_to_tile(gemm_t *g, const LLVMValueRef *acc) {
+  uint32_t nv = g->NR / g->W;
+  for (uint32_t r = 0; r < g->MR; ++r)
+    for (uint32_t v = 0; v < nv; ++v) {
+      LLVMValueRef p = vec_ptr(g, elem_ptr(g, g->tile, c64(g, r * g->NR + v * g->W)));
+      LLVMSetAlignment(LLVMBuildStore(g->f->b, acc[r * nv + v], p), g->W * g->esize);
+    }
+}
+
+/* ---- the tile store ---- */
+
+typedef struct tile_at {
+  LLVMValueRef b, m, n;     /* C coordinates of the tile's corner */
+  LLVMValueRef rows, cols;  /* valid part */
+  LLVMValueRef first;       /* i1: first K block */
+  LLVMValueRef prow, jc, ncpad; /* partials: row (bl*M + m) base, group column, row length */
+} tile_at_t;
+
+/* Over the valid part of the tile: s = tile (+ partial unless first, when
+ * add_partial); then C = epilogue(s) when `last`, else partial = s. */
+static void store_tile(gemm_t *g, const tile_at_t *t, bool last, bool full, bool add_partial) {
+  fn_t *f = g->f;
+  const lathe_kgemm_t *gm = g->g;
+  loop_t li, lj;
+  fn_loop_begin(f, &li, c64(g, 0), full ? c64(g, g->MR) : t->rows, c64(g, 1), "st.i");
+  fn_loop_begin(f, &lj, c64(g, 0), full ? c64(g, g->NR) : t->cols, c64(g, 1), "st.j");
+  LLVMValueRef m = add(g, t->m, li.iv), n = add(g, t->n, lj.iv);
+  LLVMValueRef s = LLVMBuildLoad2(
+      f->b, g->et, elem_ptr(g, g->tile, add(g, mul(g, li.iv, c64(g, g->NR)), lj.iv)), "");
+  LLVMValueRef cflat = add(g, mul(g, add(g, mul(g, t->b, g->M), m), g->N), n);
+  LLVMValueRef pptr = NULL;
+  if (g->need_partial && (add_partial || !last)) {
+    LLVMValueRef prev;
+    if (g->partial_in_c) {
+      prev = fn_load_elem(f, gm->c, cflat);
+    } else {
+      LLVMValueRef pflat = add(g, mul(g, add(g, t->prow, m), t->ncpad), sub(g, n, t->jc));
+      pptr = elem_ptr(g, g->pp, pflat);
+      prev = load_s(g, g->et, pptr);
+    }
+    if (add_partial) s = LLVMBuildSelect(f->b, t->first, s, acc_add(g, s, prev), "");
+  }
+  lathe_dtype_t ct = g->cg->p->buffers[gm->c]->dtype;
+  if (last) {
+    LLVMValueRef v;
+    if (gm->epilogue) {
+      LLVMValueRef iters[3] = {t->b, m, n};
+      eval_t e;
+      eval_init(&e, f, iters, s);
+      v = eval_expr(&e, gm->epilogue);
+      eval_free(&e);
+      if (v) v = fn_cast(f, ct, gm->epilogue->dtype, v);
+    } else {
+      v = fn_cast(f, ct, g->acc, s);
+    }
+    if (v) fn_store_elem(f, gm->c, cflat, v);
+  } else if (g->partial_in_c) {
+    fn_store_elem(f, gm->c, cflat, s);
+  } else {
+    store_s(g, s, pptr);
+  }
+  LLVMValueRef br = fn_loop_end(f, &lj);
+  if (full) cg_loop_hint(g->cg, br, true, g->W, true);
+  fn_loop_end(f, &li);
+}
+
+/* An edge tile: through the stack buffer, element by element. */
+static void store_edge(gemm_t *g, const tile_at_t *t, const LLVMValueRef *acc, LLVMValueRef last) {
+  fn_t *f = g->f;
+  acc_to_tile(g, acc);
+  LLVMBasicBlockRef done = fn_block(f, "edge.done");
+  LLVMBasicBlockRef when[2] = {fn_block(f, "edge.partial"), fn_block(f, "edge.last")};
+  LLVMBuildCondBr(f->b, last, when[1], when[0]);
+  for (int l = 0; l < 2; ++l) {
+    LLVMPositionBuilderAtEnd(f->b, when[l]);
+    if (l || g->need_partial) store_tile(g, t, l, false, true);
+    LLVMBuildBr(f->b, done);
+  }
+  LLVMPositionBuilderAtEnd(f->b, done);
+}
+
+/* Row r of the tile's partial sums (C itself or scratch), as an acc pointer. */
+static LLVMValueRef partial_row(gemm_t *g, const tile_at_t *t, uint32_t r) {
+  LLVMValueRef m = add(g, t->m, c64(g, r));
+  if (g->partial_in_c)
+    return elem_ptr(g, fn_buffer(g->f, g->g->c),
+                    add(g, mul(g, add(g, mul(g, t->b, g->M), m), g->N), t->n));
+  return elem_ptr(g, g->pp, add(g, mul(g, add(g, t->prow, m), t->ncpad), sub(g, t->n, t->jc)));
+}
+
+static void tag_partial(gemm_t *g, LLVMValueRef inst) {
+  if (g->partial_in_c) cg_tag_access(g->cg, g->k, inst, g->g->c);
+  else cg_tag_scratch(g->cg, g->k, inst);
+  LLVMSetAlignment(inst, g->esize);
+}
+
+/* Prefetches the tile's partial-sum rows (both cache lines a row of NR
+ * elements may touch) so that they arrive while the micro-kernel runs: the
+ * partials of a large C come from memory, once per K block. Addresses past
+ * an edge are harmless: a prefetch never faults. */
+static void prefetch_partials(gemm_t *g, const tile_at_t *t) {
+  fn_t *f = g->f;
+  LLVMTypeRef i8p = g->cg->i8p;
+  for (uint32_t r = 0; r < g->MR; ++r) {
+    LLVMValueRef m = add(g, t->m, c64(g, r)), idx;
+    LLVMValueRef base = g->partial_in_c ? fn_buffer(f, g->g->c) : g->pp;
+    idx = g->partial_in_c ? add(g, mul(g, add(g, mul(g, t->b, g->M), m), g->N), t->n)
+                          : add(g, mul(g, add(g, t->prow, m), t->ncpad), sub(g, t->n, t->jc));
+    for (uint32_t e = 0; e < 2; ++e) {
+      LLVMValueRef at = LLVMBuildAdd(f->b, idx, c64(g, e ? g->NR - 1 : 0), "");
+      LLVMValueRef p = LLVMBuildGEP2(f->b, g->et, base, &at, 1, "");
+      LLVMValueRef args[4] = {LLVMBuildBitCast(f->b, p, i8p, ""), LLVMConstInt(g->cg->i32, 1, 0),
+                              LLVMConstInt(g->cg->i32, 3, 0), LLVMConstInt(g->cg->i32, 1, 0)};
+      cg_intrinsic(f, "llvm.prefetch", &i8p, 1, args, 4);
+    }
+  }
+}
+
+/* A full tile straight from the registers: add the partial sums unless this
+ * is the first K block; store them back unless it is the last; on the last,
+ * store C directly when there is nothing to evaluate, else run the epilogue
+ * over the tile. */
+static void store_full(gemm_t *g, const tile_at_t *t, const LLVMValueRef *in, LLVMValueRef last) {
+  fn_t *f = g->f;
+  uint32_t nv = g->NR / g->W, nacc = g->MR * nv;
+  LLVMValueRef acc[64];
+  memcpy(acc, in, nacc * sizeof *acc);
+  LLVMBasicBlockRef done = fn_block(f, "full.done");
+  if (g->need_partial) {
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(f->b), addb = fn_block(f, "full.add"),
+                      join = fn_block(f, "full.join");
+    LLVMBuildCondBr(f->b, t->first, join, addb);
+    LLVMPositionBuilderAtEnd(f->b, addb);
+    LLVMValueRef sum[64];
+    for (uint32_t r = 0; r < g->MR; ++r) {
+      LLVMValueRef row = partial_row(g, t, r);
+      for (uint32_t v = 0; v < nv; ++v) {
+        LLVMValueRef p = LLVMBuildLoad2(f->b, g->vt, vec_ptr(g, elem_ptr(g, row, c64(g, v * g->W))), "");
+        tag_partial(g, p);
+        sum[r * nv + v] = acc_add(g, acc[r * nv + v], p);
+      }
+    }
+    LLVMBasicBlockRef added = LLVMGetInsertBlock(f->b);
+    LLVMBuildBr(f->b, join);
+    LLVMPositionBuilderAtEnd(f->b, join);
+    for (uint32_t i = 0; i < nacc; ++i) {
+      LLVMValueRef phi = LLVMBuildPhi(f->b, g->vt, "");
+      LLVMValueRef vals[2] = {acc[i], sum[i]};
+      LLVMBasicBlockRef blocks[2] = {from, added};
+      LLVMAddIncoming(phi, vals, blocks, 2);
+      acc[i] = phi;
+    }
+    LLVMBasicBlockRef partb = fn_block(f, "full.partial"), lastb = fn_block(f, "full.last");
+    LLVMBuildCondBr(f->b, last, lastb, partb);
+    LLVMPositionBuilderAtEnd(f->b, partb);
+    for (uint32_t r = 0; r < g->MR; ++r) {
+      LLVMValueRef row = partial_row(g, t, r);
+      for (uint32_t v = 0; v < nv; ++v)
+        tag_partial(g, LLVMBuildStore(f->b, acc[r * nv + v], vec_ptr(g, elem_ptr(g, row, c64(g, v * g->W)))));
+    }
+    LLVMBuildBr(f->b, done);
+    LLVMPositionBuilderAtEnd(f->b, lastb);
+  }
+  const lathe_kgemm_t *gm = g->g;
+  if (!gm->epilogue && g->cg->p->buffers[gm->c]->dtype == g->acc) {
+    LLVMValueRef cbase = fn_buffer(f, gm->c);
+    for (uint32_t r = 0; r < g->MR; ++r) {
+      LLVMValueRef m = add(g, t->m, c64(g, r));
+      LLVMValueRef row = elem_ptr(g, cbase, add(g, mul(g, add(g, mul(g, t->b, g->M), m), g->N), t->n));
+      for (uint32_t v = 0; v < nv; ++v) {
+        LLVMValueRef st = LLVMBuildStore(f->b, acc[r * nv + v], vec_ptr(g, elem_ptr(g, row, c64(g, v * g->W))));
+        cg_tag_access(g->cg, g->k, st, gm->c);
+        LLVMSetAlignment(st, g->esize);
+      }
+    }
+  } else {
+    acc_to_tile(g, acc);
+    store_tile(g, t, true, true, false);
+  }
+  LLVMBuildBr(f->b, done);
+  LLVMPositionBuilderAtEnd(f->b, done);
+}
+
+/* ---- tasks ---- */
+
+/* A task function over [begin, end) reading the closure; leaves the builder
+ * in its body with g->f pointing at it. */
+static void task_begin(gemm_t *g, fn_t *tf, const char *name) {
+  cg_t *cg = g->cg;
+  fn_begin(tf, cg, g->k, name, cg->task_t);
+  LLVMSetLinkage(tf->fn, LLVMInternalLinkage);
+  g->f = tf;
+  g->cl = LLVMBuildBitCast(tf->eb, LLVMGetParam(tf->fn, 0), cg->i64p, "cl");
+  LLVMValueRef args = LLVMBuildIntToPtr(tf->eb, get_slot(g, CL_ARGS), LLVMPointerType(cg->args_t, 0), "args");
+  fn_load_args(tf, args);
+  load_sizes(g);
+  g->bp = LLVMBuildIntToPtr(tf->eb, get_slot(g, CL_BP), g->ep, "bp");
+  g->pp = LLVMBuildIntToPtr(tf->eb, get_slot(g, CL_PP), g->ep, "pp");
+}
+
+static void task_end(gemm_t *g, fn_t *tf) {
+  LLVMBuildRetVoid(tf->b);
+  fn_end(tf);
+}
+
+/* Packs item i = (copy, K block, panel) of the group's B. */
+static LLVMValueRef emit_pack_task(gemm_t *g, const char *symbol) {
+  const lathe_kgemm_t *gm = g->g;
+  char name[512];
+  snprintf(name, sizeof name, "%s.packb", symbol);
+  fn_t tf;
+  task_begin(g, &tf, name);
+  LLVMValueRef b0 = get_slot(g, CL_B0), jc = get_slot(g, CL_JC), nc = get_slot(g, CL_NC);
+  LLVMValueRef npanels = get_slot(g, CL_NPANELS), ncpad = mul(g, npanels, c64(g, g->NR));
+  LLVMValueRef per_copy = mul(g, g->kblocks, npanels);
+  loop_t lu;
+  fn_loop_begin(&tf, &lu, LLVMGetParam(tf.fn, 1), LLVMGetParam(tf.fn, 2), c64(g, 1), "item");
+  LLVMValueRef bl = sdiv(g, lu.iv, per_copy), r = srem(g, lu.iv, per_copy);
+  LLVMValueRef kb = sdiv(g, r, npanels), jp = srem(g, r, npanels);
+  LLVMValueRef p0 = mul(g, kb, c64(g, g->KC));
+  LLVMValueRef kc = smax(g, smin(g, c64(g, g->KC), sub(g, g->K, p0)), c64(g, 0));
+  LLVMValueRef col0 = mul(g, jp, c64(g, g->NR));
+  LLVMValueRef cols = smin(g, c64(g, g->NR), sub(g, nc, col0));
+  LLVMValueRef dst = elem_ptr(g, g->bp, add(g, mul(g, bl, mul(g, g->kpad, ncpad)),
+                                            add(g, mul(g, p0, ncpad), mul(g, col0, kc))));
+  LLVMValueRef bbase = gm->b.broadcast ? c64(g, 0) : mul(g, add(g, b0, bl), mul(g, g->K, g->N));
+  LLVMValueRef n0 = add(g, jc, col0);
+  if (gm->b.trans) /* B stored [N, K] */
+    pack_panel(g, gm->b.buffer, dst, g->NR, cols, kc, add(g, bbase, add(g, mul(g, n0, g->K), p0)),
+               g->K, c64(g, 1), true);
+  else /* B stored [K, N] */
+    pack_panel(g, gm->b.buffer, dst, g->NR, cols, kc, add(g, bbase, add(g, mul(g, p0, g->N), n0)),
+               c64(g, 1), g->N, false);
+  fn_loop_end(&tf, &lu);
+  task_end(g, &tf);
+  return tf.fn;
+}
+
+/* Computes work unit u = (batch entry, row block, run of panels). */
+static LLVMValueRef emit_compute_task(gemm_t *g, const char *symbol) {
+  cg_t *cg = g->cg;
+  const lathe_kgemm_t *gm = g->g;
+  char name[512];
+  snprintf(name, sizeof name, "%s.compute", symbol);
+  fn_t tf;
+  task_begin(g, &tf, name);
+  g->apack = LLVMBuildBitCast(tf.eb, fn_alloca(&tf, LLVMArrayType(g->et, g->MC * g->KC), "apack"),
+                              g->ep, "");
+  g->tile = LLVMBuildBitCast(tf.eb, fn_alloca(&tf, LLVMArrayType(g->et, g->MR * g->NR), "tile"),
+                             g->ep, "");
+  LLVMValueRef b0 = get_slot(g, CL_B0), jc = get_slot(g, CL_JC), nc = get_slot(g, CL_NC);
+  LLVMValueRef npanels = get_slot(g, CL_NPANELS), ncpad = mul(g, npanels, c64(g, g->NR));
+  LLVMValueRef nu = get_slot(g, CL_NU), nsubs = get_slot(g, CL_NSUBS);
+  LLVMValueRef per_b = mul(g, g->mblocks, nsubs);
+  loop_t lu, lk, lp, lj, li;
+  fn_loop_begin(&tf, &lu, LLVMGetParam(tf.fn, 1), LLVMGetParam(tf.fn, 2), c64(g, 1), "unit");
+  LLVMValueRef bl = sdiv(g, lu.iv, per_b), r = srem(g, lu.iv, per_b);
+  LLVMValueRef b = add(g, b0, bl);
+  LLVMValueRef m0 = mul(g, sdiv(g, r, nsubs), c64(g, g->MC));
+  LLVMValueRef jr0 = mul(g, srem(g, r, nsubs), nu), jr1 = smin(g, add(g, jr0, nu), nc);
+  LLVMValueRef mc = smin(g, c64(g, g->MC), sub(g, g->M, m0));
+  LLVMValueRef abase = gm->a.broadcast ? c64(g, 0) : mul(g, b, mul(g, g->M, g->K));
+  LLVMValueRef copy = gm->b.broadcast ? c64(g, 0) : bl;
+  fn_loop_begin(&tf, &lk, c64(g, 0), g->kblocks, c64(g, 1), "kblock");
+  LLVMValueRef p0 = mul(g, lk.iv, c64(g, g->KC));
+  LLVMValueRef kc = smax(g, smin(g, c64(g, g->KC), sub(g, g->K, p0)), c64(g, 0));
+  LLVMValueRef first = LLVMBuildICmp(tf.b, LLVMIntEQ, lk.iv, c64(g, 0), "first");
+  LLVMValueRef last = LLVMBuildICmp(tf.b, LLVMIntEQ, lk.iv, sub(g, g->kblocks, c64(g, 1)), "last");
+  /* pack A's block, panel by panel */
+  fn_loop_begin(&tf, &lp, c64(g, 0), ceil_div(g, mc, c64(g, g->MR)), c64(g, 1), "packa");
+  LLVMValueRef r0 = mul(g, lp.iv, c64(g, g->MR)), rows = smin(g, c64(g, g->MR), sub(g, mc, r0));
+  LLVMValueRef adst = elem_ptr(g, g->apack, mul(g, r0, kc)), am = add(g, m0, r0);
+  if (gm->a.trans) /* A stored [K, M] */
+    pack_panel(g, gm->a.buffer, adst, g->MR, rows, kc, add(g, abase, add(g, mul(g, p0, g->M), am)),
+               c64(g, 1), g->M, false);
+  else /* A stored [M, K] */
+    pack_panel(g, gm->a.buffer, adst, g->MR, rows, kc, add(g, abase, add(g, mul(g, am, g->K), p0)),
+               g->K, c64(g, 1), true);
+  fn_loop_end(&tf, &lp);
+  LLVMValueRef bsrc = elem_ptr(g, g->bp, add(g, mul(g, copy, mul(g, g->kpad, ncpad)), mul(g, p0, ncpad)));
+  fn_loop_begin(&tf, &lj, jr0, jr1, c64(g, g->NR), "jr");
+  fn_loop_begin(&tf, &li, c64(g, 0), mc, c64(g, g->MR), "ir");
+  LLVMValueRef acc[64];
+  tile_at_t t = {.b = b, .m = add(g, m0, li.iv), .n = add(g, jc, lj.iv),
+                 .rows = smin(g, c64(g, g->MR), sub(g, mc, li.iv)),
+                 .cols = smin(g, c64(g, g->NR), sub(g, nc, lj.iv)), .first = first,
+                 .prow = mul(g, bl, g->M), .jc = jc, .ncpad = ncpad};
+  if (g->need_partial) prefetch_partials(g, &t);
+  micro(g, kc, elem_ptr(g, g->apack, mul(g, li.iv, kc)), elem_ptr(g, bsrc, mul(g, lj.iv, kc)), acc);
+  LLVMValueRef full = LLVMBuildAnd(tf.b, LLVMBuildICmp(tf.b, LLVMIntEQ, t.rows, c64(g, g->MR), ""),
+                                   LLVMBuildICmp(tf.b, LLVMIntEQ, t.cols, c64(g, g->NR), ""), "");
+  LLVMBasicBlockRef fb = fn_block(&tf, "tile.full"), eb = fn_block(&tf, "tile.edge"),
+                    tdone = fn_block(&tf, "tile.done");
+  LLVMBuildCondBr(tf.b, full, fb, eb);
+  LLVMPositionBuilderAtEnd(tf.b, fb);
+  store_full(g, &t, acc, last);
+  LLVMBuildBr(tf.b, tdone);
+  LLVMPositionBuilderAtEnd(tf.b, eb);
+  store_edge(g, &t, acc, last);
+  LLVMBuildBr(tf.b, tdone);
+  LLVMPositionBuilderAtEnd(tf.b, tdone);
+  fn_loop_end(&tf, &li);
+  fn_loop_end(&tf, &lj);
+  fn_loop_end(&tf, &lk);
+  fn_loop_end(&tf, &lu);
+  task_end(g, &tf);
+  (void)cg;
+  return tf.fn;
+}
+
+/* ---- the kernel ---- */
+
 LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbol) {
-  (void)k, (void)symbol;
-  return cg_fail(cg, LATHE_STATUS_UNSUPPORTED, "gemm: not yet");
+  if (!k->gemm) return cg_fail(cg, LATHE_STATUS_INTERNAL, "gemm kernel without a gemm");
+  gemm_t g = {.cg = cg, .k = k, .g = k->gemm};
+  if (!plan(&g)) return NULL;
+  const lathe_kgemm_t *gm = g.g;
+  LLVMValueRef pack_task = emit_pack_task(&g, symbol);
+  LLVMValueRef compute_task = emit_compute_task(&g, symbol);
+  fn_t f;
+  fn_begin(&f, cg, k, symbol, cg->kernel_t);
+  g.f = &f;
+  fn_load_args(&f, LLVMGetParam(f.fn, 0));
+  load_sizes(&g);
+  g.cl = LLVMBuildBitCast(f.eb, fn_alloca(&f, LLVMArrayType(cg->i64, CL_COUNT), "closure"),
+                          cg->i64p, "");
+  LLVMBasicBlockRef work = fn_block(&f, "work"), none = fn_block(&f, "none");
+  LLVMValueRef empty = LLVMBuildICmp(f.b, LLVMIntEQ, mul(&g, g.B, mul(&g, g.M, g.N)), c64(&g, 0), "");
+  LLVMBuildCondBr(f.b, empty, none, work);
+  LLVMPositionBuilderAtEnd(f.b, none);
+  LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
+  LLVMPositionBuilderAtEnd(f.b, work);
+  /* group sizes: columns so that one packed copy stays under PACK_LIMIT */
+  LLVMValueRef NR = c64(&g, g.NR);
+  LLVMValueRef ncr = mul(&g, sdiv(&g, sdiv(&g, c64(&g, PACK_LIMIT), g.kpad), NR), NR);
+  ncr = smin(&g, smax(&g, ncr, NR), c64(&g, NC_MAX));
+  LLVMValueRef ncr_eff = smin(&g, ncr, mul(&g, ceil_div(&g, g.N, NR), NR));
+  LLVMValueRef copy = mul(&g, g.kpad, ncr_eff);
+  LLVMValueRef nbg = gm->b.broadcast ? g.B
+                                     : smin(&g, smax(&g, sdiv(&g, c64(&g, PACK_LIMIT), copy), c64(&g, 1)), g.B);
+  LLVMValueRef copies = gm->b.broadcast ? c64(&g, 1) : nbg;
+  LLVMValueRef elems = mul(&g, copies, copy);
+  if (g.need_partial && !g.partial_in_c) elems = add(&g, elems, mul(&g, mul(&g, nbg, g.M), ncr_eff));
+  LLVMValueRef raw = fn_scratch(&f, mul(&g, elems, c64(&g, g.esize)));
+  LLVMBasicBlockRef oom = fn_block(&f, "oom"), go = fn_block(&f, "go");
+  LLVMBuildCondBr(f.b, LLVMBuildIsNull(f.b, raw, ""), oom, go);
+  LLVMPositionBuilderAtEnd(f.b, oom);
+  LLVMBuildRet(f.b, LLVMConstInt(cg->i32, LATHE_RT_KERNEL_OUT_OF_MEMORY, 0));
+  LLVMPositionBuilderAtEnd(f.b, go);
+  LLVMValueRef bp = LLVMBuildBitCast(f.b, raw, g.ep, "");
+  set_slot(&g, CL_ARGS, LLVMBuildPtrToInt(f.b, f.args, cg->i64, ""));
+  set_slot(&g, CL_BP, LLVMBuildPtrToInt(f.b, bp, cg->i64, ""));
+  set_slot(&g, CL_PP, LLVMBuildPtrToInt(f.b, elem_ptr(&g, bp, mul(&g, copies, copy)), cg->i64, ""));
+  LLVMValueRef threads = LLVMBuildSExt(
+      f.b, LLVMBuildLoad2(f.b, cg->i32, LLVMBuildStructGEP2(f.b, cg->rt_t, f.rt, 1, ""), ""), cg->i64, "");
+  LLVMValueRef groups_b = gm->b.broadcast ? c64(&g, 1) : ceil_div(&g, g.B, nbg);
+  loop_t lb, ln;
+  fn_loop_begin(&f, &lb, c64(&g, 0), groups_b, c64(&g, 1), "group.b");
+  LLVMValueRef b0 = gm->b.broadcast ? c64(&g, 0) : mul(&g, lb.iv, nbg);
+  LLVMValueRef nbh = gm->b.broadcast ? g.B : smin(&g, nbg, sub(&g, g.B, b0));
+  fn_loop_begin(&f, &ln, c64(&g, 0), g.N, ncr, "group.n");
+  LLVMValueRef nc = smin(&g, ncr, sub(&g, g.N, ln.iv));
+  LLVMValueRef npanels = ceil_div(&g, nc, NR);
+  set_slot(&g, CL_B0, b0);
+  set_slot(&g, CL_JC, ln.iv);
+  set_slot(&g, CL_NC, nc);
+  set_slot(&g, CL_NPANELS, npanels);
+  LLVMValueRef items = mul(&g, gm->b.broadcast ? c64(&g, 1) : nbh, mul(&g, g.kblocks, npanels));
+  fn_parallel_for(&f, c64(&g, 0), items, c64(&g, 1), pack_task, g.cl);
+  /* split the columns when row blocks alone would leave threads idle */
+  LLVMValueRef units_m = mul(&g, nbh, g.mblocks);
+  LLVMValueRef nsplit = ceil_div(&g, mul(&g, threads, c64(&g, 2)), units_m);
+  nsplit = smin(&g, smax(&g, nsplit, c64(&g, 1)), npanels);
+  LLVMValueRef nu = mul(&g, ceil_div(&g, npanels, nsplit), NR);
+  LLVMValueRef nsubs = ceil_div(&g, nc, nu);
+  set_slot(&g, CL_NU, nu);
+  set_slot(&g, CL_NSUBS, nsubs);
+  fn_parallel_for(&f, c64(&g, 0), mul(&g, units_m, nsubs), c64(&g, 1), compute_task, g.cl);
+  fn_loop_end(&f, &ln);
+  fn_loop_end(&f, &lb);
+  LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
+  fn_end(&f);
+  return cg->error ? NULL : f.fn;
 }

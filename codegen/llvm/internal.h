@@ -102,9 +102,13 @@ LLVMValueRef fn_alloca(fn_t *f, LLVMTypeRef type, const char *name);
  * never overlap (the runtime plans temporaries apart; inputs, outputs and
  * constants are distinct memory), views share their root's scope. */
 void cg_tag_access(cg_t *cg, const lathe_kernel_t *kernel, LLVMValueRef inst, uint32_t buffer);
-/* Loop metadata on a latch branch: vectorize (allowing FP reordering) and/or
- * interleave hints; width 0 lets LLVM choose. */
-void cg_loop_hint(cg_t *cg, LLVMValueRef latch_br, bool vectorize, uint32_t width);
+/* The same for an access to runtime scratch (disjoint from every buffer). */
+void cg_tag_scratch(cg_t *cg, const lathe_kernel_t *kernel, LLVMValueRef inst);
+/* Loop metadata on a latch branch: vectorize (allowing FP reordering; width
+ * 0 lets LLVM choose), and no_unroll keeps the full unroller (which runs
+ * before the vectorizer) from turning a short constant loop into straight
+ * code the vectorizer never sees. */
+void cg_loop_hint(cg_t *cg, LLVMValueRef latch_br, bool vectorize, uint32_t width, bool no_unroll);
 
 /* rt->parallel_for(ctx, begin, end, grain, task, closure) and rt->scratch(ctx,
  * bytes) through the function table (needs fn_load_args). */

@@ -360,7 +360,7 @@ static void accumulate_loop(walk_t *w, __isl_keep isl_ast_node *body, __isl_keep
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(f->b);
   LLVMValueRef br = fn_loop_end(f, &l);
   bool reorder = s->combiner == LATHE_KCOMB_SUM || s->combiner == LATHE_KCOMB_PROD;
-  if (reorder) cg_loop_hint(w->cg, br, true, 0);
+  if (reorder) cg_loop_hint(w->cg, br, true, 0, false);
   LLVMValueRef in[2] = {start, next};
   LLVMBasicBlockRef from[2] = {l.pre, latch};
   LLVMAddIncoming(acc, in, from, 2);
@@ -396,7 +396,7 @@ static void walk_for(walk_t *w, __isl_keep isl_ast_node *node, bool vector) {
         walk(w, body, false);
         w->nvars--;
         LLVMValueRef br = fn_loop_end(f, &l);
-        if (vector) cg_loop_hint(w->cg, br, true, 0);
+        if (vector) cg_loop_hint(w->cg, br, true, 0, false);
       }
     } else { /* a general condition, tested at the top of each iteration */
       LLVMBasicBlockRef pre = LLVMGetInsertBlock(f->b), head = fn_block(f, "for.cond"),

@@ -393,8 +393,9 @@ __isl_give isl_set *lathe_kstmt_domain(const lathe_kprogram_t *p, const lathe_ke
  * (lathe_kast_user reads one); mark nodes (lathe_kast_mark) wrap the loop that
  * may run in parallel and the loop to vectorize. Identifiers in expressions
  * are loop iterators or params (lathe_kprogram_param_of_id). Statements
- * sharing iterators (num_shared) run in one outer nest, each statement's
- * reduction init before its updates. The caller owns the AST. */
+ * sharing iterators (num_shared) run in one outer nest, tiled and marked as
+ * statement 0's schedule says for those iterators; each statement's
+ * reduction init runs before its updates. The caller owns the AST. */
 lathe_status_t lathe_kernel_build_ast(const lathe_kprogram_t *p, const lathe_kernel_t *kernel,
                                       isl_ctx *ctx, const lathe_kschedule_t *schedules,
                                       __isl_give isl_ast_node **out_ast);

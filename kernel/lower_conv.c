@@ -156,12 +156,14 @@ lathe_status_t lower_conv(lower_ctx_t *c, const lathe_op_t *op) {
  * or with storage_order = 1 column-major over the spatial dims) of the
  * first tap holding the maximum. */
 static lathe_status_t pool_indices(lower_ctx_t *c, const lathe_op_t *op, const lval_t *x,
-                                   const lathe_kbuffer_t *maxbuf, const lathe_kstmt_desc_t *max_stmt,
+                                   const lathe_kbuffer_t *maxbuf,
+                                   const lathe_kstmt_desc_t *max_stmt,
                                    const lathe_kexpr_t *const *xi, const lathe_kexpr_t *inside) {
   uint32_t rank = x->rank;
   lathe_kdim_t dims[LATHE_MAX_RANK];
   LATHE_RETURN_IF_ERROR(result_dims(c, op, 1, maxbuf->dims, dims));
-  const lathe_kexpr_t *flat = kbin(c, LATHE_KOP_ADD, kbin(c, LATHE_KOP_MUL, xi[0], kdim(c, x->dims[1])), xi[1]);
+  const lathe_kexpr_t *flat =
+      kbin(c, LATHE_KOP_ADD, kbin(c, LATHE_KOP_MUL, xi[0], kdim(c, x->dims[1])), xi[1]);
   bool col = lathe_op_attr_int(op, "storage_order") == 1;
   const lathe_kexpr_t *spatial = kint(c, 0), *size = kint(c, 1);
   for (uint32_t k = 0; k + 2 < rank; ++k) {
@@ -170,7 +172,8 @@ static lathe_status_t pool_indices(lower_ctx_t *c, const lathe_op_t *op, const l
     size = kbin(c, LATHE_KOP_MUL, size, kdim(c, x->dims[d]));
   }
   flat = kbin(c, LATHE_KOP_ADD, kbin(c, LATHE_KOP_MUL, flat, size), spatial);
-  const lathe_kexpr_t *hit = kbin(c, LATHE_KOP_EQ, lv_at(c, x, xi), lathe_kexpr_load(c->p, maxbuf, max_stmt->target_index));
+  const lathe_kexpr_t *hit = kbin(c, LATHE_KOP_EQ, lv_at(c, x, xi),
+                                  lathe_kexpr_load(c->p, maxbuf, max_stmt->target_index));
   if (inside) hit = kbin(c, LATHE_KOP_AND, hit, inside);
   const lathe_kexpr_t *miss = kint(c, INT64_MAX);
   lathe_kstmt_desc_t s = *max_stmt;

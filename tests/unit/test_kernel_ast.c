@@ -14,10 +14,10 @@
 
 #include "kernel/kernel.h"
 
-#define OK(expr)                                                     \
-  do {                                                               \
-    lathe_status_t st_ = (expr);                                     \
-    if (st_) fail_msg("%s: %s", #expr, lathe_status_message(st_));  \
+#define OK(expr)                                                   \
+  do {                                                             \
+    lathe_status_t st_ = (expr);                                   \
+    if (st_) fail_msg("%s: %s", #expr, lathe_status_message(st_)); \
   } while (0)
 
 /* y[i, j] = exp(x[i, j]) * 2 over f32[N, C]. */
@@ -25,8 +25,10 @@ static lathe_kprogram_t *build_exp2(int64_t cols) {
   lathe_kprogram_t *p = lathe_kprogram_create("exp2");
   uint32_t n = lathe_kprogram_add_input_param(p, "N", 0, 0);
   lathe_kdim_t dims[2] = {lathe_kdim_param((int32_t)n), lathe_kdim_static(cols)};
-  lathe_kbuffer_t *x = lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F32, 2, dims, LATHE_KBUF_INPUT);
-  lathe_kbuffer_t *y = lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F32, 2, dims, LATHE_KBUF_OUTPUT);
+  lathe_kbuffer_t *x =
+      lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F32, 2, dims, LATHE_KBUF_INPUT);
+  lathe_kbuffer_t *y =
+      lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F32, 2, dims, LATHE_KBUF_OUTPUT);
   lathe_kprogram_set_input(p, 0, x->id);
   lathe_kprogram_set_output(p, 0, y->id);
   const lathe_kexpr_t *idx[2] = {lathe_kexpr_iter(p, 0), lathe_kexpr_iter(p, 1)};
@@ -34,7 +36,8 @@ static lathe_kprogram_t *build_exp2(int64_t cols) {
       p, LATHE_KOP_MUL, lathe_kexpr_unary(p, LATHE_KOP_EXP, lathe_kexpr_load(p, x, idx)),
       lathe_kexpr_float(p, LATHE_DTYPE_F32, 2.0));
   lathe_kernel_t *k = lathe_kprogram_add_loops_kernel(p, "k0_exp_mul");
-  lathe_kstmt_desc_t d = {.num_iters = 2, .extents = dims, .target = y, .target_index = idx, .value = v};
+  lathe_kstmt_desc_t d = {
+      .num_iters = 2, .extents = dims, .target = y, .target_index = idx, .value = v};
   assert_non_null(lathe_kernel_add_stmt(p, k, &d));
   OK(lathe_kprogram_finish(p));
   return p;
@@ -106,9 +109,12 @@ static lathe_kprogram_t *build_matvec(int64_t rows, int64_t cols) {
   lathe_kprogram_t *p = lathe_kprogram_create("mv");
   lathe_kdim_t ad[2] = {lathe_kdim_static(rows), lathe_kdim_static(cols)};
   lathe_kbuffer_t *a = lathe_kprogram_add_buffer(p, "a", LATHE_DTYPE_F64, 2, ad, LATHE_KBUF_INPUT);
-  lathe_kbuffer_t *x = lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F64, 1, &ad[1], LATHE_KBUF_INPUT);
-  lathe_kbuffer_t *m = lathe_kprogram_add_buffer(p, "m", LATHE_DTYPE_F64, 1, &ad[0], LATHE_KBUF_TEMP);
-  lathe_kbuffer_t *y = lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F64, 1, &ad[0], LATHE_KBUF_OUTPUT);
+  lathe_kbuffer_t *x =
+      lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F64, 1, &ad[1], LATHE_KBUF_INPUT);
+  lathe_kbuffer_t *m =
+      lathe_kprogram_add_buffer(p, "m", LATHE_DTYPE_F64, 1, &ad[0], LATHE_KBUF_TEMP);
+  lathe_kbuffer_t *y =
+      lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F64, 1, &ad[0], LATHE_KBUF_OUTPUT);
   lathe_kprogram_set_input(p, 0, a->id);
   lathe_kprogram_set_input(p, 1, x->id);
   lathe_kprogram_set_output(p, 0, y->id);
@@ -123,18 +129,18 @@ static lathe_kprogram_t *build_matvec(int64_t rows, int64_t cols) {
                            .value = lathe_kexpr_load(p, a, aij),
                            .combiner = LATHE_KCOMB_MAX,
                            .init = lathe_kexpr_float(p, LATHE_DTYPE_F64, -INFINITY)};
-  lathe_kstmt_desc_t s1 = {.num_iters = 2,
-                           .extents = ad,
-                           .num_reduce = 1,
-                           .target = y,
-                           .target_index = &i,
-                           .value = lathe_kexpr_binary(p, LATHE_KOP_DIV,
-                                                       lathe_kexpr_binary(p, LATHE_KOP_MUL,
-                                                                          lathe_kexpr_load(p, a, aij),
-                                                                          lathe_kexpr_load(p, x, &j)),
-                                                       lathe_kexpr_load(p, m, &i)),
-                           .combiner = LATHE_KCOMB_SUM,
-                           .init = lathe_kexpr_float(p, LATHE_DTYPE_F64, 0.0)};
+  lathe_kstmt_desc_t s1 = {
+      .num_iters = 2,
+      .extents = ad,
+      .num_reduce = 1,
+      .target = y,
+      .target_index = &i,
+      .value = lathe_kexpr_binary(p, LATHE_KOP_DIV,
+                                  lathe_kexpr_binary(p, LATHE_KOP_MUL, lathe_kexpr_load(p, a, aij),
+                                                     lathe_kexpr_load(p, x, &j)),
+                                  lathe_kexpr_load(p, m, &i)),
+      .combiner = LATHE_KCOMB_SUM,
+      .init = lathe_kexpr_float(p, LATHE_DTYPE_F64, 0.0)};
   assert_non_null(lathe_kernel_add_stmt(p, k, &s0));
   assert_non_null(lathe_kernel_add_stmt(p, k, &s1));
   lathe_kernel_set_num_shared(k, 1);
@@ -163,7 +169,8 @@ static void test_schedules_agree(void **state) {
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
     int64_t rows = shapes[s][0], cols = shapes[s][1];
     lathe_kprogram_t *p = build_matvec(rows, cols);
-    double *a = malloc(sizeof(double) * (size_t)(rows * cols)), *x = malloc(sizeof(double) * (size_t)cols);
+    double *a = malloc(sizeof(double) * (size_t)(rows * cols)),
+           *x = malloc(sizeof(double) * (size_t)cols);
     double *y0 = calloc((size_t)rows, sizeof(double)), *y1 = calloc((size_t)rows, sizeof(double));
     for (int64_t e = 0; e < rows * cols; ++e) a[e] = sin((double)e) + 1.5;
     for (int64_t e = 0; e < cols; ++e) x[e] = cos((double)e);

@@ -21,9 +21,9 @@
 #include "passes/passes.h"
 #include "support/half.h"
 
-#define OK(expr)                                                    \
-  do {                                                              \
-    lathe_status_t st_ = (expr);                                    \
+#define OK(expr)                                                   \
+  do {                                                             \
+    lathe_status_t st_ = (expr);                                   \
     if (st_) fail_msg("%s: %s", #expr, lathe_status_message(st_)); \
   } while (0)
 
@@ -42,10 +42,12 @@ static void run_op(int op, lathe_dtype_t in, lathe_dtype_t out, size_t n, const 
   const lathe_kexpr_t *i = lathe_kexpr_iter(p, 0);
   const lathe_kexpr_t *x = lathe_kexpr_load(p, ba, &i), *z = lathe_kexpr_load(p, bb, &i), *v;
   if (op < 0) v = lathe_kexpr_cast(p, out, x);
-  else if (lathe_kop_info((lathe_kop_t)op)->arity == 1) v = lathe_kexpr_unary(p, (lathe_kop_t)op, x);
+  else if (lathe_kop_info((lathe_kop_t)op)->arity == 1)
+    v = lathe_kexpr_unary(p, (lathe_kop_t)op, x);
   else v = lathe_kexpr_binary(p, (lathe_kop_t)op, x, z);
   lathe_kernel_t *k = lathe_kprogram_add_loops_kernel(p, "k0");
-  lathe_kstmt_desc_t d = {.num_iters = 1, .extents = &dim, .target = y, .target_index = &i, .value = v};
+  lathe_kstmt_desc_t d = {
+      .num_iters = 1, .extents = &dim, .target = y, .target_index = &i, .value = v};
   assert_non_null(lathe_kernel_add_stmt(p, k, &d));
   OK(lathe_kprogram_finish(p));
   const void *ins[2] = {a, b};
@@ -176,15 +178,14 @@ static int64_t run1(const lowered_t *l, const int64_t *in_dims, const float *in,
   return count;
 }
 
-static const char mlp[] =
-    "graph @mlp(%x: f32[N, 3]) -> (f32[N, 2]) {\n"
-    "  %w = const dense[1.0, 2.0, 3.0, 4.0, 5.0, 6.0] : f32[3, 2]\n"
-    "  %b = const dense[0.5, -100.0] : f32[2]\n"
-    "  %0 = matmul %x, %w : f32[N, 2]\n"
-    "  %1 = add %0, %b : f32[N, 2]\n"
-    "  %2 = relu %1 : f32[N, 2]\n"
-    "  return %2\n"
-    "}\n";
+static const char mlp[] = "graph @mlp(%x: f32[N, 3]) -> (f32[N, 2]) {\n"
+                          "  %w = const dense[1.0, 2.0, 3.0, 4.0, 5.0, 6.0] : f32[3, 2]\n"
+                          "  %b = const dense[0.5, -100.0] : f32[2]\n"
+                          "  %0 = matmul %x, %w : f32[N, 2]\n"
+                          "  %1 = add %0, %b : f32[N, 2]\n"
+                          "  %2 = relu %1 : f32[N, 2]\n"
+                          "  return %2\n"
+                          "}\n";
 
 static void test_mlp_edge_batches(void **state) {
   lowered_t l = lower_text(mlp, "fuse");
@@ -205,13 +206,12 @@ static void test_mlp_edge_batches(void **state) {
 }
 
 static void test_empty_reduction_and_k0(void **state) {
-  const char text[] =
-      "graph @g(%x: f32[4, 0]) -> (f32[4, 1], f32[4, 5]) {\n"
-      "  %w = const splat(1.0) : f32[0, 5]\n"
-      "  %0 = reduce_sum %x {axes = [1]} : f32[4, 1]\n"
-      "  %1 = matmul %x, %w : f32[4, 5]\n"
-      "  return %0, %1\n"
-      "}\n";
+  const char text[] = "graph @g(%x: f32[4, 0]) -> (f32[4, 1], f32[4, 5]) {\n"
+                      "  %w = const splat(1.0) : f32[0, 5]\n"
+                      "  %0 = reduce_sum %x {axes = [1]} : f32[4, 1]\n"
+                      "  %1 = matmul %x, %w : f32[4, 5]\n"
+                      "  return %0, %1\n"
+                      "}\n";
   lowered_t l = lower_text(text, NULL);
   float x[1] = {0}, s[4] = {9, 9, 9, 9}, mm[20];
   memset(mm, 0x7f, sizeof mm);
@@ -227,11 +227,10 @@ static void test_empty_reduction_and_k0(void **state) {
 }
 
 static void test_softmax_rows_sum_to_one(void **state) {
-  const char text[] =
-      "graph @g(%x: f32[N, 17]) -> (f32[N, 17]) {\n"
-      "  %0 = softmax %x : f32[N, 17]\n"
-      "  return %0\n"
-      "}\n";
+  const char text[] = "graph @g(%x: f32[N, 17]) -> (f32[N, 17]) {\n"
+                      "  %0 = softmax %x : f32[N, 17]\n"
+                      "  return %0\n"
+                      "}\n";
   lowered_t l = lower_text(text, "fuse");
   enum { R = 5 };
   float x[R * 17], y[R * 17];
@@ -258,11 +257,10 @@ static void test_bad_input_shape(void **state) {
 }
 
 static void test_unsupported_is_a_status(void **state) {
-  const char text[] =
-      "graph @g(%x: f32[6]) -> (f32[3], i64[3]) {\n"
-      "  %v, %i = top_k %x {k = 3} : f32[3], i64[3]\n"
-      "  return %v, %i\n"
-      "}\n";
+  const char text[] = "graph @g(%x: f32[6]) -> (f32[3], i64[3]) {\n"
+                      "  %v, %i = top_k %x {k = 3} : f32[3], i64[3]\n"
+                      "  return %v, %i\n"
+                      "}\n";
   lathe_module_t *m = NULL;
   OK(lathe_module_parse(text, strlen(text), "t.lir", NULL, &m));
   lathe_kprogram_t *p = NULL;
@@ -277,10 +275,14 @@ static void test_unsupported_is_a_status(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_integer_semantics),     cmocka_unit_test(test_float_semantics),
-      cmocka_unit_test(test_casts),                 cmocka_unit_test(test_mlp_edge_batches),
-      cmocka_unit_test(test_empty_reduction_and_k0), cmocka_unit_test(test_softmax_rows_sum_to_one),
-      cmocka_unit_test(test_bad_input_shape),       cmocka_unit_test(test_unsupported_is_a_status),
+      cmocka_unit_test(test_integer_semantics),
+      cmocka_unit_test(test_float_semantics),
+      cmocka_unit_test(test_casts),
+      cmocka_unit_test(test_mlp_edge_batches),
+      cmocka_unit_test(test_empty_reduction_and_k0),
+      cmocka_unit_test(test_softmax_rows_sum_to_one),
+      cmocka_unit_test(test_bad_input_shape),
+      cmocka_unit_test(test_unsupported_is_a_status),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,8 +152,8 @@ static lathe_status_t main_status(const options_t *o) {
   lathe_module_t *m = NULL;
   lathe_pipeline_t *pipeline = NULL;
   lathe_kprogram_t *p = NULL;
-  const lathe_parse_options_t parse_options = {
-      .open_weight_source = lathe_safetensors_open_weight_source};
+  const lathe_parse_options_t parse_options = {.open_weight_source =
+                                                   lathe_safetensors_open_weight_source};
   lathe_status_t st = lathe_module_parse(text, len, o->lir, &parse_options, &m);
   free(text);
   if (!st) st = lathe_pipeline_parse(o->pipeline ? o->pipeline : "", &pipeline);

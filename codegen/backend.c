@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "codegen/backend.h"
+#include "codegen/cuda/cuda.h"
 #include "codegen/llvm/llvm.h"
 
 static const lathe_backend_t *const backends[] = {
     &lathe_codegen_llvm_backend,
+    &lathe_codegen_cuda_backend,
 };
 
 const lathe_backend_t *lathe_backend_find(const char *name) {

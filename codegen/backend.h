@@ -48,6 +48,7 @@
 
 #include "kernel/kernel.h"
 #include "lathe/runtime.h"
+#include "runtime/runtime.h"
 #include "support/status.h"
 #include "support/strbuf.h"
 
@@ -99,6 +100,13 @@ typedef struct lathe_backend {
   const lathe_rt_program_t *(*jit_program)(const lathe_codegen_jit_t *jit);
   void (*jit_destroy)(lathe_codegen_jit_t *jit);
   void (*destroy)(lathe_codegen_artifact_t *artifact);
+  /* Runs a jit handle's program on host tensors, for backends whose kernels
+   * are not host functions the runtime's executor can call (cuda: device
+   * memory, launches); NULL for the others, whose jit_program the driver runs
+   * with lathe_rt_program_run. Safe from several threads at once. */
+  lathe_status_t (*jit_run)(const lathe_codegen_jit_t *jit, const lathe_rt_weights_t *weights,
+                            const lathe_rt_tensor_t *inputs, int32_t num_inputs,
+                            lathe_rt_tensor_t *outputs, int32_t num_outputs);
 } lathe_backend_t;
 
 /* The backends built into this library, by name; NULL when unknown. */
@@ -111,5 +119,17 @@ const lathe_backend_t *const *lathe_backend_list(uint32_t *out_count);
 int32_t lathe_codegen_weight_id(const lathe_kprogram_t *program, uint32_t buffer);
 /* Number of weight ids (CONST root buffers). */
 int32_t lathe_codegen_num_weights(const lathe_kprogram_t *program);
+
+/* Runs argv[0] (looked up in PATH) with argv, without a shell, and waits;
+ * a status unless it exits with 0. For backends that call the system C
+ * compiler ($CC, else cc) to link or compile artifacts. */
+lathe_status_t lathe_codegen_spawn(char *const *argv);
+
+/* The program's descriptor built in `arena` (names borrowed from the
+ * program), every kernel's function being `fn`: for targets whose kernels are
+ * not host functions (interp, cuda). Fails on what the runtime cannot
+ * describe (a rank above 8, a derived size it cannot evaluate). */
+lathe_status_t lathe_codegen_describe(const lathe_kprogram_t *program, lathe_arena_t *arena,
+                                      lathe_rt_kernel_fn fn, const lathe_rt_program_t **out_program);
 
 #endif

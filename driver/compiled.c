@@ -31,6 +31,7 @@ void compiled_release(lathe_compiled_t *c) {
   lathe_rt_pool_destroy(c->pool);
   lathe_rt_weights_destroy(c->weights);
   if (c->jit) c->backend->jit_destroy(c->jit);
+  lathe_rt_cuda_destroy(c->cuda);
   if (c->library) library_close(c->library);
   lathe_arena_destroy(&c->arena);
   model_release(c->model);
@@ -124,7 +125,7 @@ const char *lathe_compiled_target(const lathe_compiled_t *c) {
   if (!c) return "";
   switch (c->kind) {
   case COMPILED_INTERP: return "interp";
-  case COMPILED_JIT: return "cpu";
+  case COMPILED_JIT: return c->backend && !strcmp(c->backend->name, "cuda") ? "cuda" : "cpu";
   case COMPILED_LOADED: return "so";
   }
   return "";

@@ -94,6 +94,9 @@ lathe_status_t compiled_run(const lathe_compiled_t *c, lathe_rt_context_t *ctx,
                             const lathe_rt_tensor_t *inputs, int32_t num_inputs,
                             lathe_rt_tensor_t *outputs, int32_t num_outputs) {
   if (c->kind == COMPILED_INTERP) return run_interp(c, inputs, num_inputs, outputs, num_outputs);
+  if (c->kind == COMPILED_JIT && c->backend->jit_run) /* kernels that are not host functions */
+    return c->backend->jit_run(c->jit, c->weights, inputs, num_inputs, outputs, num_outputs);
+  if (c->cuda) return lathe_rt_cuda_run(c->cuda, c->weights, inputs, num_inputs, outputs, num_outputs);
   return lathe_rt_program_run(c->program, c->weights, ctx, inputs, num_inputs, outputs,
                               num_outputs);
 }

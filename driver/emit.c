@@ -1,6 +1,7 @@
 /* `lathe compile --emit=...`: the model in each of its forms. The text forms
- * of the graph and kernel programs come from their printers; LLVM IR,
- * assembly, objects and shared libraries from the cpu backend, and a shared
+ * of the graph and kernel programs come from their printers; LLVM IR / CUDA
+ * C, assembly (PTX on cuda), objects and shared libraries from the target's
+ * backend, and a shared
  * library gets its weights written next to it (or appended to it) in the
  * layout weights_file.c describes, so lathe_compiled_load can run it.
  */
@@ -34,8 +35,10 @@ static lathe_status_t emit_text(lathe_model_t *m, lathe_emit_t kind, lathe_strbu
   const lathe_backend_t *b;
   const lathe_codegen_artifact_t *a;
   LATHE_RETURN_IF_ERROR(model_artifact(m, &b, &a));
-  if (!b->emit_text)
-    return lathe_status_make(LATHE_STATUS_UNSUPPORTED, "backend '%s' has no text form", b->name);
+  bool cuda = kind == LATHE_EMIT_CUDA;
+  if (!b->emit_text || strcmp(b->name, cuda ? "cuda" : "llvm"))
+    return lathe_status_make(LATHE_STATUS_UNSUPPORTED, "--emit=%s needs the %s target",
+                             cuda ? "cuda" : "llvm", cuda ? "cuda" : "cpu");
   return b->emit_text(a, sb);
 }
 
@@ -49,7 +52,10 @@ static lathe_status_t emit_file(lathe_model_t *m, lathe_emit_t kind, const char 
   LATHE_RETURN_IF_ERROR(model_artifact(m, &b, &a));
   if (!b->emit_file)
     return lathe_status_make(LATHE_STATUS_UNSUPPORTED, "backend '%s' writes no files", b->name);
-  lathe_codegen_file_t file = kind == LATHE_EMIT_ASM      ? LATHE_CODEGEN_FILE_ASM
+  if (kind == LATHE_EMIT_PTX && strcmp(b->name, "cuda"))
+    return lathe_status_make(LATHE_STATUS_UNSUPPORTED, "--emit=ptx needs the cuda target");
+  lathe_codegen_file_t file = kind == LATHE_EMIT_ASM || kind == LATHE_EMIT_PTX
+                                  ? LATHE_CODEGEN_FILE_ASM
                               : kind == LATHE_EMIT_OBJECT ? LATHE_CODEGEN_FILE_OBJECT
                                                           : LATHE_CODEGEN_FILE_SHARED;
   LATHE_RETURN_IF_ERROR(b->emit_file(a, file, path));
@@ -70,7 +76,8 @@ lathe_status_t lathe_model_emit(lathe_model_t *model, lathe_emit_t kind, const c
   switch (kind) {
   case LATHE_EMIT_IR:
   case LATHE_EMIT_KERNEL_IR:
-  case LATHE_EMIT_LLVM: {
+  case LATHE_EMIT_LLVM:
+  case LATHE_EMIT_CUDA: {
     lathe_strbuf_t sb;
     lathe_strbuf_init(&sb);
     lathe_status_t st = emit_text(model, kind, &sb);
@@ -80,7 +87,8 @@ lathe_status_t lathe_model_emit(lathe_model_t *model, lathe_emit_t kind, const c
   }
   case LATHE_EMIT_ASM:
   case LATHE_EMIT_OBJECT:
-  case LATHE_EMIT_SHARED: return emit_file(model, kind, path, flags);
+  case LATHE_EMIT_SHARED:
+  case LATHE_EMIT_PTX: return emit_file(model, kind, path, flags);
   }
   return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "unknown emit kind %d", (int)kind);
 }

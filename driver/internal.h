@@ -26,13 +26,14 @@
 #include "kernel/kernel.h"
 #include "lathe/lathe.h"
 #include "passes/passes.h"
+#include "runtime/cuda/cuda.h"
 #include "runtime/runtime.h"
 
-typedef enum { TARGET_CPU, TARGET_INTERP } target_t;
+typedef enum { TARGET_CPU, TARGET_INTERP, TARGET_CUDA } target_t;
 
 struct lathe_options {
   target_t target;
-  char *cpu;    /* codegen target string after "cpu:", or NULL (host) */
+  char *cpu;    /* codegen target string after "cpu:" / "cuda:", or NULL (default) */
   char *passes; /* NULL: the default for the level */
   int32_t opt_level;
   int32_t num_threads;
@@ -97,6 +98,7 @@ struct lathe_compiled {
   const lathe_backend_t *backend;   /* JIT */
   lathe_codegen_jit_t *jit;         /* JIT */
   void *library;                    /* LOADED: the dlopen handle */
+  lathe_rt_cuda_t *cuda;            /* LOADED: a CUDA library's program (runtime/cuda) */
   /* Names of the inputs/outputs as the model spells them (descriptors hold
    * C-safe names: "fc1.weight" is fc1_weight there); NULL = the descriptor's. */
   const char **input_names, **output_names;

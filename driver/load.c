@@ -59,6 +59,9 @@ lathe_status_t lathe_compiled_load(const char *path, const lathe_options_t *opti
                              "%s: exports no 'lathe_program' (not made by lathe compile?)", path);
   }
   if (!st) st = lathe_status_annotate(lathe_rt_program_validate(c->program), "%s", path);
+  /* a CUDA library (codegen/cuda) carries its launch table and GPU images */
+  const lathe_cuda_program_t *cuda = st ? NULL : dlsym(c->library, "lathe_program_cuda");
+  if (cuda) st = lathe_status_annotate(lathe_rt_cuda_create(c->program, cuda, &c->cuda), "%s", path);
   if (!st) st = load_weights(c, path);
   if (st) {
     compiled_release(c);

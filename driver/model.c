@@ -150,13 +150,14 @@ lathe_status_t model_lower(lathe_model_t *m, const lathe_kprogram_t **out_progra
 lathe_status_t backend_compile(const lathe_kprogram_t *p, const lathe_options_t *o,
                                const lathe_backend_t **out_backend,
                                lathe_codegen_artifact_t **out_artifact) {
-  if (o->target != TARGET_CPU)
+  if (o->target == TARGET_INTERP)
     return lathe_status_make(LATHE_STATUS_UNSUPPORTED,
                              "target '%s' makes no machine code (use --target cpu)",
                              target_name(o->target));
-  const lathe_backend_t *b = lathe_backend_find("llvm");
+  const lathe_backend_t *b = lathe_backend_find(o->target == TARGET_CUDA ? "cuda" : "llvm");
   if (!b || !b->compile)
-    return lathe_status_make(LATHE_STATUS_UNSUPPORTED, "this build has no cpu backend");
+    return lathe_status_make(LATHE_STATUS_UNSUPPORTED, "this build has no %s backend",
+                             target_name(o->target));
   lathe_codegen_options_t cg;
   lathe_codegen_options_init(&cg);
   cg.target = o->cpu;

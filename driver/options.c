@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/cuda/cuda.h"
 #include "driver/internal.h"
 #include "passes/passes.h"
 
@@ -36,7 +37,9 @@ lathe_status_t options_copy(lathe_options_t *dst, const lathe_options_t *src) {
   return NULL;
 }
 
-const char *target_name(target_t t) { return t == TARGET_INTERP ? "interp" : "cpu"; }
+const char *target_name(target_t t) {
+  return t == TARGET_INTERP ? "interp" : t == TARGET_CUDA ? "cuda" : "cpu";
+}
 
 /* Does the comma-separated pipeline run `fuse`? */
 static bool names_fuse(const char *pipeline) {
@@ -111,9 +114,18 @@ lathe_status_t lathe_options_set_target(lathe_options_t *o, const char *target) 
     o->target = TARGET_CPU;
     return set_string(&o->cpu, target + 4);
   }
-  return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
-                           "unknown target '%s' (expected cpu, cpu:CPU[:FEATURES] or interp)",
-                           target);
+  if (!strcmp(target, "cuda") || (!strncmp(target, "cuda:", 5) && target[5])) {
+    int32_t archs[LATHE_CUDA_MAX_ARCHS];
+    uint32_t n;
+    const char *sm = target[4] ? target + 5 : NULL;
+    LATHE_RETURN_IF_ERROR(lathe_cuda_parse_target(sm, archs, &n));
+    o->target = TARGET_CUDA;
+    return set_string(&o->cpu, sm);
+  }
+  return lathe_status_make(
+      LATHE_STATUS_INVALID_ARGUMENT,
+      "unknown target '%s' (expected cpu, cpu:CPU[:FEATURES], cuda, cuda:sm_NN[,sm_MM] or interp)",
+      target);
 }
 
 lathe_status_t lathe_options_set_passes(lathe_options_t *o, const char *pipeline) {

@@ -69,9 +69,12 @@ const char *lathe_version(void);
 lathe_status_t lathe_options_create(lathe_options_t **out_options);
 void lathe_options_destroy(lathe_options_t *options);
 
-/* "cpu" (host machine code through LLVM, JIT-compiled) or "interp" (the
+/* "cpu" (host machine code through LLVM, JIT-compiled), "cuda" (NVIDIA GPUs:
+ * CUDA C compiled by NVRTC for sm_80 and sm_90, run through the CUDA driver;
+ * compiling works without a GPU, running needs one) or "interp" (the
  * kernel-IR reference interpreter: slow, exact, for checking). An optional
- * ":CPU[:FEATURES]" after "cpu" names another x86 CPU ("cpu:x86-64-v3").
+ * ":CPU[:FEATURES]" after "cpu" names another x86 CPU ("cpu:x86-64-v3");
+ * ":sm_NN[,sm_MM]" after "cuda" the GPU architectures ("cuda:sm_90").
  * Unknown targets are an error. */
 lathe_status_t lathe_options_set_target(lathe_options_t *options, const char *target);
 /* The graph pass pipeline, e.g. "canonicalize,cse,dce" (see `lathe-opt
@@ -156,6 +159,8 @@ typedef enum {
   LATHE_EMIT_ASM,       /* target assembly (.s) */
   LATHE_EMIT_OBJECT,    /* a position-independent object (.o) */
   LATHE_EMIT_SHARED,    /* a shared library lathe_compiled_load runs (.so) + weights */
+  LATHE_EMIT_CUDA,      /* CUDA C source (the "cuda" target) */
+  LATHE_EMIT_PTX,       /* PTX of the cuda target's lowest architecture (.ptx) */
 } lathe_emit_t;
 
 /* Flags of lathe_model_emit. */
@@ -166,8 +171,9 @@ enum {
 };
 
 /* Writes the model in form `kind` to `path` ("-" = stdout for the text
- * forms). LLVM, ASM, OBJECT and SHARED need the "cpu" target. A SHARED
- * library's weights go to PATH.weights unless embedded. */
+ * forms). LLVM and OBJECT need the "cpu" target, CUDA and PTX the "cuda"
+ * target; ASM (PTX on cuda) and SHARED either. A SHARED library's weights go
+ * to PATH.weights unless embedded. */
 lathe_status_t lathe_model_emit(lathe_model_t *model, lathe_emit_t kind, const char *path,
                                 uint32_t flags);
 

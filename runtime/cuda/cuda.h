@@ -9,9 +9,9 @@
  * codegen/cuda writes both, as C data in a shared library or in memory for
  * the JIT; docs/codegen-cuda.md describes the kernel ABI they assume.
  *
- * The driver is never linked: lathe_rt_cuda_create opens libcuda.so.1 with
- * dlopen, so a machine without a GPU loads Lathe fine and gets a status
- * ("no CUDA driver (...)") only when it asks for the GPU.
+ * The driver is never linked: the first run opens libcuda.so.1 with dlopen,
+ * so a machine without a GPU loads Lathe and CUDA programs fine and gets a
+ * status ("no CUDA driver (...)") only when it runs one.
  *
  * Ownership and threads: a lathe_rt_cuda_t is created by the caller and
  * destroyed with lathe_rt_cuda_destroy; it borrows the two descriptors, which
@@ -106,10 +106,12 @@ const lathe_cuda_image_t *lathe_cuda_pick_image(const lathe_cuda_program_t *cuda
 
 typedef struct lathe_rt_cuda lathe_rt_cuda_t;
 
-/* Opens the driver, makes device 0's primary context current, loads the
- * best image for it and resolves every kernel. Fails with "no CUDA driver
- * (DLERROR)" when libcuda.so.1 (or $LATHE_CUDA_DRIVER) cannot be opened, and
- * with a status naming the driver call otherwise. */
+/* A CUDA program ready to run: checks both tables (the caller keeps them
+ * alive). Touches no driver: the first run opens it (libcuda.so.1, or
+ * $LATHE_CUDA_DRIVER), makes device 0's primary context current, loads the
+ * best image for the device and resolves every kernel; without a driver that
+ * run fails with "no CUDA driver (DLERROR)", and every later run tries
+ * again. */
 lathe_status_t lathe_rt_cuda_create(const lathe_rt_program_t *program,
                                     const lathe_cuda_program_t *cuda, lathe_rt_cuda_t **out);
 void lathe_rt_cuda_destroy(lathe_rt_cuda_t *rt); /* NULL is fine */

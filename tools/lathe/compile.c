@@ -21,6 +21,8 @@ static const char usage[] =
     "  obj        a position-independent object file\n"
     "  asm        target assembly\n"
     "  llvm       LLVM IR after optimisation\n"
+    "  cuda       CUDA C (--target cuda)\n"
+    "  ptx        PTX (--target cuda; the lowest architecture of the target)\n"
     "  kernel-ir  the lowered kernel program\n"
     "  ir         the graph IR after the passes\n"
     "Text kinds go to stdout without -o (or with -o -).\n"
@@ -40,6 +42,8 @@ static const struct {
     {"obj", LATHE_EMIT_OBJECT, false},
     {"asm", LATHE_EMIT_ASM, false},
     {"llvm", LATHE_EMIT_LLVM, true},
+    {"cuda", LATHE_EMIT_CUDA, true},
+    {"ptx", LATHE_EMIT_PTX, false},
     {"kernel-ir", LATHE_EMIT_KERNEL_IR, true},
     {"ir", LATHE_EMIT_IR, true},
 };
@@ -69,8 +73,8 @@ static int parse_args(int argc, char **argv, options_t *o) {
         if (!strcmp(kinds[k].name, v)) o->kind = k;
       if (o->kind == NUM_KINDS) {
         fprintf(stderr,
-                "lathe: error: compile: unknown --emit kind '%s' (so, obj, asm, llvm, kernel-ir, "
-                "ir)\n",
+                "lathe: error: compile: unknown --emit kind '%s' (so, obj, asm, llvm, cuda, ptx, "
+                "kernel-ir, ir)\n",
                 v);
         return 2;
       }

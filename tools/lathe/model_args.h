@@ -27,7 +27,8 @@ typedef struct cli_model_args {
 
 /* The option help lines every command that compiles prints. */
 #define CLI_MODEL_ARGS_HELP                                                           \
-  "  --target T               cpu (machine code, the default) or interp (the\n"       \
+  "  --target T               cpu (machine code, the default), cuda (NVIDIA GPUs,\n"  \
+  "                           cuda:sm_90 for one architecture) or interp (the\n"      \
   "                           reference interpreter)\n"                               \
   "  -O0 .. -O3               optimisation level (default 3; 0: no graph passes)\n"   \
   "  --passes P               graph pass pipeline instead of the default\n"           \

@@ -56,6 +56,8 @@ size_t lathe_emu_image_shared_bytes(const lathe_emu_image_t *image);
  * (copied) names the buffer in fault reports. */
 void *lathe_emu_alloc(size_t bytes, size_t align, unsigned char fill, const char *name);
 void lathe_emu_free(void *p); /* NULL is fine */
+/* Makes an allocation read-only (inputs, weights): a kernel writing it faults. */
+void lathe_emu_protect(void *p);
 
 /* The fault reporter, around each launch (emu.c calls these). */
 void lathe_emu_faults_begin(void);

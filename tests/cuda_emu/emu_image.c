@@ -99,6 +99,7 @@ static lathe_status_t run_compiler(const char *dir, bool werror) {
   int n = 0;
   const char *fixed[] = {cxx, "-std=c++17", "-O1", "-fPIC", "-shared", "-fno-exceptions", "-fno-rtti",
                          "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-unused-function",
+                         "-Wno-unknown-pragmas", /* #pragma unroll: a hint, ignored here */
                          werror ? "-Werror" : "-Wno-error",
 #ifdef LATHE_EMU_SANITIZE
                          "-fsanitize=undefined", "-fno-sanitize-recover=all",

@@ -14,6 +14,7 @@
 #define _DEFAULT_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ typedef struct alloc {
   size_t map_bytes;
   unsigned char *p;
   size_t bytes;
+  bool read_only;
   char name[64];
 } alloc_t;
 
@@ -50,7 +52,8 @@ static void on_fault(int sig, siginfo_t *info, void *uctx) {
       snprintf(what, sizeof what, "%zu bytes past the end of buffer '%s' (%zu bytes)",
                (size_t)(addr - (a->p + a->bytes)), a->name, a->bytes);
     else
-      snprintf(what, sizeof what, "inside buffer '%s'", a->name);
+      snprintf(what, sizeof what, "inside %sbuffer '%s'", a->read_only ? "read-only " : "",
+               a->name);
     break;
   }
   char where[192], line[512];
@@ -99,12 +102,26 @@ void *lathe_emu_alloc(size_t bytes, size_t align, unsigned char fill, const char
   while (slot < MAX_ALLOCS && allocs[slot].map) ++slot;
   if (slot < MAX_ALLOCS) {
     alloc_t *a = &allocs[slot];
-    a->map_bytes = data + page, a->p = p, a->bytes = bytes;
+    a->map_bytes = data + page, a->p = p, a->bytes = bytes, a->read_only = false;
     snprintf(a->name, sizeof a->name, "%s", name ? name : "?");
     a->map = map; /* last: the handler reads slots without the lock */
   }
   pthread_mutex_unlock(&lock);
   return p;
+}
+
+void lathe_emu_protect(void *ptr) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  pthread_mutex_lock(&lock);
+  for (size_t i = 0; i < MAX_ALLOCS; ++i) {
+    alloc_t *a = &allocs[i];
+    if (a->map && a->p == ptr) {
+      mprotect(a->map, a->map_bytes - page, PROT_READ);
+      a->read_only = true;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&lock);
 }
 
 void lathe_emu_free(void *ptr) {

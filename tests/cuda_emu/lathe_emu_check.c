@@ -13,6 +13,8 @@
  * in [-3, 3] (unsigned: [0, 6]), bools half true. On success it prints
  *   emulated CUDA matches the interpreter: GRAPH, K kernels (wmma), ...
  * and exits 0; any mismatch or failure is one line on stderr and exit 1.
+ * With --write-inputs=DIR it only writes those inputs as DIR/in<k>.npy
+ * (tests/gpu/run.sh feeds them to the GPU and the CPU backend).
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "ir/text.h"
 #include "passes/passes.h"
 #include "support/half.h"
+#include "support/npy.h"
 #include "tests/cuda_emu/emu_program.h"
 
 #define MAX_DIMS 16
@@ -37,6 +40,7 @@ typedef struct options {
   char scale_names[MAX_DIMS][32];
   double scale_values[MAX_DIMS];
   uint32_t num_scales;
+  const char *write_inputs; /* a folder: write in<k>.npy and stop */
 } options_t;
 
 static lathe_status_t parse_dims(options_t *o, const char *text) {
@@ -95,6 +99,7 @@ static lathe_status_t parse_args(int argc, char **argv, options_t *o) {
     else if (!strncmp(a, "--orders=", 9)) LATHE_RETURN_IF_ERROR(parse_orders(o, a + 9));
     else if (!strncmp(a, "--seed=", 7)) o->seed = (uint32_t)strtoul(a + 7, NULL, 10);
     else if (!strncmp(a, "--scale=", 8)) LATHE_RETURN_IF_ERROR(parse_scale(o, a + 8));
+    else if (!strncmp(a, "--write-inputs=", 15)) o->write_inputs = a + 15;
     else if (!strcmp(a, "--expect-wmma")) o->expect_wmma = true;
     else if (!strcmp(a, "--allow-warnings")) o->check.allow_warnings = true;
     else if (a[0] == '-') return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "unknown option '%s'", a);
@@ -175,11 +180,21 @@ static lathe_status_t run(const options_t *o, lathe_module_t *m) {
       st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     if (!st) fill(v->type.dtype, data[k], count, o->seed + k, (float)input_scale(o, v->name));
   }
+  for (uint32_t k = 0; !st && o->write_inputs && k < n; ++k) {
+    const lathe_value_t *v = g->inputs[k];
+    int64_t count = 1;
+    for (uint32_t d = 0; d < v->type.rank; ++d) count *= dims[k][d];
+    char path[600];
+    snprintf(path, sizeof path, "%s/in%u.npy", o->write_inputs, k);
+    st = lathe_npy_write(path, (int32_t)v->type.dtype, v->type.rank, dims[k], data[k],
+                         (uint64_t)((count * lathe_dtype_bits(v->type.dtype) + 7) / 8));
+  }
   lathe_emu_check_report_t r = {0};
-  if (!st) st = lathe_emu_check_program(p, dim_ptrs, (const void *const *)data, &o->check, &r);
-  if (!st && o->expect_wmma && !r.uses_wmma)
+  if (!st && o->write_inputs) printf("wrote %u inputs of %s to %s\n", n, g->name, o->write_inputs);
+  else if (!st) st = lathe_emu_check_program(p, dim_ptrs, (const void *const *)data, &o->check, &r);
+  if (!st && !o->write_inputs && o->expect_wmma && !r.uses_wmma)
     st = lathe_status_make(LATHE_STATUS_INTERNAL, "--expect-wmma: no GEMM of '%s' ran on tensor cores", g->name);
-  if (!st)
+  if (!st && !o->write_inputs)
     printf("emulated CUDA matches the interpreter: %s, %u kernels%s, worst abs error %.3g, "
            "%llu blocks, %llu barriers, %llu warp collectives\n",
            g->name, r.num_kernels, r.uses_wmma ? " (wmma)" : "", r.worst_abs,

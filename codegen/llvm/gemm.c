@@ -600,6 +600,7 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   LLVMValueRef compute_task = emit_compute_task(&g, symbol);
   fn_t f;
   fn_begin(&f, cg, k, symbol, cg->kernel_t);
+  LLVMSetLinkage(f.fn, LLVMInternalLinkage); /* reached through the descriptor only */
   g.f = &f;
   fn_load_args(&f, LLVMGetParam(f.fn, 0));
   load_sizes(&g);

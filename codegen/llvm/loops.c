@@ -569,10 +569,29 @@ static bool writes_packed(const lathe_kprogram_t *p, const lathe_kernel_t *k) {
   return false;
 }
 
+/* The backend's schedule: each statement's own, without the strip-mining of
+ * the vector loop. LLVM's vectorizer strip-mines the whole innermost loop
+ * itself (choosing its width and interleave from the target, with one
+ * remainder loop), where an isl tile of 8 would leave it a loop of at most 8
+ * iterations behind a min() bound. Cache tiles and unrolling stay. */
+static lathe_kschedule_t *cpu_schedules(cg_t *cg, const lathe_kernel_t *k) {
+  lathe_kschedule_t *s = LATHE_ARENA_NEW_ARRAY(&cg->arena, lathe_kschedule_t, k->num_stmts + 1);
+  for (uint32_t i = 0; i < k->num_stmts; ++i) {
+    s[i] = k->stmts[i]->schedule;
+    if (s[i].vector >= 0 && !s[i].unroll[s[i].vector] &&
+        s[i].tile[s[i].vector] == s[i].vector_width) {
+      s[i].tile[s[i].vector] = 0;
+      s[i].vector = -1;
+      s[i].vector_width = 0;
+    }
+  }
+  return s;
+}
+
 LLVMValueRef cg_loops_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbol) {
   isl_ctx *ctx = isl_ctx_alloc();
   isl_ast_node *ast = NULL;
-  lathe_status_t st = lathe_kernel_build_ast(cg->p, k, ctx, NULL, &ast);
+  lathe_status_t st = lathe_kernel_build_ast(cg->p, k, ctx, cpu_schedules(cg, k), &ast);
   if (st) {
     cg_fail(cg, lathe_status_code(st), "%s", lathe_status_message(st));
     lathe_status_free(st);
@@ -581,6 +600,7 @@ LLVMValueRef cg_loops_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symb
   }
   fn_t f;
   fn_begin(&f, cg, k, symbol, cg->kernel_t);
+  LLVMSetLinkage(f.fn, LLVMInternalLinkage); /* reached through the descriptor only */
   fn_load_args(&f, LLVMGetParam(f.fn, 0));
   walk_t w = {.cg = cg, .f = &f, .k = k, .symbol = symbol, .serial = writes_packed(cg->p, k)};
   walk(&w, ast, false);

@@ -96,6 +96,7 @@ void cli_format_info(const lathe_tensor_info_t *info, char *buf, size_t size) {
     const char *sep = d ? ", " : "";
     if (info->dim_names[d])
       n += snprintf(buf + n, size - (size_t)n, "%s%s", sep, info->dim_names[d]);
+    else if (info->dims[d] < 0) n += snprintf(buf + n, size - (size_t)n, "%s?", sep);
     else n += snprintf(buf + n, size - (size_t)n, "%s%lld", sep, (long long)info->dims[d]);
   }
   if (n > 0 && (size_t)n < size) snprintf(buf + n, size - (size_t)n, "]");

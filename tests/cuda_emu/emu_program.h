@@ -16,8 +16,7 @@
  *   others   exactly
  *
  * It also checks the launch table: blocks of 32..256 threads in multiples
- * of 32, at most 48 KiB of static shared memory per kernel, and a shared
- * section in the image at least as large as the table's declared bytes.
+ * of 32 and at most 48 KiB of static shared memory per kernel.
  */
 #ifndef LATHE_TESTS_CUDA_EMU_PROGRAM_H
 #define LATHE_TESTS_CUDA_EMU_PROGRAM_H

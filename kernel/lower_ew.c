@@ -273,9 +273,10 @@ static const lathe_kexpr_t *apply_kop(lower_ctx_t *c, lathe_kop_t k,
 }
 
 /* Result dims from the operands (numpy broadcasting), for `?` result dims. */
-static void bcast_dims(lower_ctx_t *c, const lathe_op_t *op, uint32_t rank, lathe_kdim_t *out) {
+static void bcast_dims(lower_ctx_t *c, const lathe_op_t *op, uint32_t n, uint32_t rank,
+                       lathe_kdim_t *out) {
   for (uint32_t d = 0; d < rank; ++d) out[d] = lathe_kdim_static(1);
-  for (uint32_t i = 0; i < op->num_operands; ++i) {
+  for (uint32_t i = 0; i < n; ++i) {
     const lval_t *v = lv_operand(c, op, i);
     if (!v) continue;
     for (uint32_t d = 0; d < v->rank; ++d) {
@@ -289,8 +290,11 @@ lathe_status_t lower_elementwise(lower_ctx_t *c, const lathe_op_t *op) {
   const ew_entry_t *e = &ew_table[op->kind];
   if (!e->present) return unsupported(op, "no elementwise lowering");
   uint32_t rank = op->results[0].type.rank, n = op->num_operands;
+  /* cast_like's second operand only donates its dtype; its shape may have
+   * more dims than the result, so it takes no part in broadcasting. */
+  if (op->kind == LATHE_OP_CAST_LIKE) n = 1;
   lathe_kdim_t fallback[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
-  bcast_dims(c, op, rank, fallback);
+  bcast_dims(c, op, n, rank, fallback);
   LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
   const lathe_kexpr_t *idx[LATHE_MAX_RANK], *args[LATHE_MAX_RANK];
   iters(c, rank, idx);
@@ -304,7 +308,6 @@ lathe_status_t lower_elementwise(lower_ctx_t *c, const lathe_op_t *op) {
       gemm = v->gemm;
     }
   }
-  if (op->kind == LATHE_OP_CAST_LIKE) n = 1;
   const lathe_kexpr_t *r = e->fn ? e->fn(c, op, args, n) : apply_kop(c, e->kop, args);
   if (!r) {
     lathe_status_t st = kbuild_take_error(c->p);

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""Runs ONNX's backend node tests through Lathe and sorts every test into a class.
+
+The tests are the folders of onnx/backend/test/data/node in the test venv's
+pinned onnx package (nothing of them is committed). Each folder goes to the C
+runner (BUILD/bin/lathe-conformance: import, compile for the cpu target, run
+every data set, compare), one process per test with a timeout, so a crash or
+a hang costs one test and is reported as such. Verdicts:
+
+  pass, wrong, unsupported, error   printed by the runner (runner.c says how)
+  crash                             the runner died or printed no verdict
+  timeout                           it ran past --timeout seconds
+
+Every test is attributed to one ONNX op: the op type of its single node kind,
+or for an `_expanded` function body the op of the test it expands.
+
+Writes BUILD/conformance/results.json (per test and per op) unless --json
+says otherwise, --markdown FILE writes the report docs/conformance.md is made
+from, and --gate FLOOR_FILE makes this the CI check: the exit status is 1 when
+fewer tests pass than the floor file says, or when any test is wrong, errors,
+crashes or times out.
+
+usage: run.py --build BUILD [--jobs N] [--timeout S] [--filter REGEX] [--sample N]
+              [--json FILE] [--markdown FILE] [--gate FLOOR_FILE]
+"""
+import argparse
+import collections
+import concurrent.futures
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import onnx
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+RTOL, ATOL = 1e-3, 1e-7
+CLASSES = ("pass", "wrong", "unsupported", "error", "crash", "timeout")
+# Classes that fail the gate: everything that is neither right nor cleanly
+# unsupported.
+FAILING = ("wrong", "error", "crash", "timeout")
+
+
+def node_test_dir():
+    return os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node")
+
+
+def op_of(test_dir):
+    """The op a test exercises: its nodes' op type (every non-expanded node test
+    has one kind of node), domain-qualified outside the default domain."""
+    model = onnx.load(os.path.join(test_dir, "model.onnx"), load_external_data=False)
+    kinds = sorted({(n.domain, n.op_type) for n in model.graph.node})
+    if not kinds:
+        return "(none)"
+    domain, op = kinds[0]
+    return f"{domain}.{op}" if domain not in ("", "ai.onnx") else op
+
+
+def attribute_ops(root, names):
+    ops = {}
+    for name in names:
+        if "_expanded" not in name:
+            ops[name] = op_of(os.path.join(root, name))
+    for name in names:
+        if "_expanded" in name:
+            base = re.sub(r"_expanded.*$", "", name)
+            ops[name] = ops.get(base) or op_of(os.path.join(root, base))
+    return ops
+
+
+def first_line(text, limit=300):
+    """The most telling line of a crash's stderr: a sanitizer's summary or
+    the first line, cut to `limit` characters."""
+    lines = [l for l in text.splitlines() if l.strip()]
+    for l in lines:
+        if "ERROR: AddressSanitizer" in l or "runtime error:" in l or "ERROR: LeakSanitizer" in l:
+            return l.strip()[:limit]
+    return (lines[0].strip() if lines else "")[:limit]
+
+
+def run_one(runner, test_dir, timeout):
+    name = os.path.basename(test_dir)
+    start = time.monotonic()
+    try:
+        p = subprocess.run([runner, test_dir], capture_output=True, text=True, timeout=timeout,
+                           errors="replace")
+    except subprocess.TimeoutExpired:
+        return {"test": name, "class": "timeout", "message": f"no verdict after {timeout:g} s",
+                "seconds": round(time.monotonic() - start, 3)}
+    seconds = round(time.monotonic() - start, 3)
+    lines = p.stdout.strip().splitlines()
+    verdict = None
+    if p.returncode == 0 and lines:
+        try:
+            verdict = json.loads(lines[-1])
+        except json.JSONDecodeError:
+            verdict = None
+    if verdict is None or verdict.get("class") not in CLASSES:
+        how = f"killed by signal {-p.returncode}" if p.returncode < 0 else f"exit {p.returncode}"
+        detail = first_line(p.stderr)
+        return {"test": name, "class": "crash", "message": how + (f": {detail}" if detail else ""),
+                "seconds": seconds}
+    # Messages name the model by its path; keep them independent of where
+    # the venv lives.
+    if "message" in verdict:
+        verdict["message"] = verdict["message"].replace(test_dir + "/", "")
+    verdict["seconds"] = seconds
+    return verdict
+
+
+def reason_of(result):
+    """A message with the names of one test taken out, so that the same cause
+    in many tests sums up: node names, value names and sizes vary, the op and
+    the missing feature do not."""
+    msg = result.get("message", "")
+    msg = re.sub(r"^model\.onnx: ", "", msg)
+    msg = re.sub(r"node '[^']*' \(", "node (", msg)
+    msg = re.sub(r"node #\d+ \(", "node (", msg)
+    msg = re.sub(r"(input|output|graph input|initializer|value) '[^']*'", r"\1 'X'", msg)
+    msg = re.sub(r"\b\d+ unsupported nodes?: ", "unsupported: ", msg)
+    msg = re.sub(r"\d+", "N", msg)
+    return msg
+
+
+def summarize(results, ops):
+    per_op = collections.OrderedDict()
+    for r in sorted(results, key=lambda r: (ops[r["test"]], r["test"])):
+        r["op"] = ops[r["test"]]
+        row = per_op.setdefault(r["op"], collections.Counter())
+        row["tests"] += 1
+        row[r["class"]] += 1
+    counts = collections.Counter(r["class"] for r in results)
+    return {c: counts.get(c, 0) for c in CLASSES}, per_op
+
+
+def markdown(report):
+    c = report["counts"]
+    out = []
+    w = out.append
+    w("# ONNX backend conformance")
+    w("")
+    w("<!-- Generated by `make conformance-report` (tests/conformance/run.py); do not edit. -->")
+    w("")
+    w(f"ONNX's backend node tests (onnx {report['onnx_version']}, the package pinned in "
+      "`tests/requirements.txt`), each imported, compiled for the `cpu` target (LLVM JIT, "
+      "-O3, default passes and fusion, one thread), run on its data sets and compared "
+      f"with the reference outputs: floats to rtol {RTOL:g}, atol {ATOL:g} (NaN matches NaN), "
+      "integers and bools exactly. How the harness works and what the classes mean: "
+      "[testing.md](testing.md#onnx-conformance-testsconformance).")
+    w("")
+    w(f"**{report['num_tests']} tests: {c['pass']} pass, {c['wrong']} wrong, "
+      f"{c['unsupported']} unsupported, {c['error']} errors, {c['crash']} crashes, "
+      f"{c['timeout']} timeouts.**")
+    w("")
+    w("| class | tests | meaning |")
+    w("|---|---:|---|")
+    meaning = {
+        "pass": "every output of every data set matches",
+        "wrong": "an output differs in dtype, shape or values",
+        "unsupported": "a clean one-line error: an op, attribute or type Lathe lacks",
+        "error": "any other clean error (import, compile, data, run)",
+        "crash": "the runner died (signal, sanitizer report) or printed no verdict",
+        "timeout": f"no verdict within {report['timeout_s']:g} s",
+    }
+    for cls in CLASSES:
+        w(f"| {cls} | {c[cls]} | {meaning[cls]} |")
+    w("")
+    reasons = collections.Counter(reason_of(r) for r in report["tests"]
+                                  if r["class"] == "unsupported")
+    w("## Why tests are unsupported")
+    w("")
+    w("The runner's messages with test-specific names and numbers taken out, most "
+      "frequent first.")
+    w("")
+    w("| tests | reason |")
+    w("|---:|---|")
+    for reason, n in reasons.most_common():
+        w(f"| {n} | {md_escape(reason)} |")
+    w("")
+    for cls, title in (("wrong", "Wrong results"), ("error", "Errors"), ("crash", "Crashes"),
+                       ("timeout", "Timeouts")):
+        rows = [r for r in report["tests"] if r["class"] == cls]
+        if not rows:
+            continue
+        w(f"## {title}")
+        w("")
+        w("| test | op | message |")
+        w("|---|---|---|")
+        for r in rows:
+            w(f"| {r['test']} | {r['op']} | {md_escape(r.get('message', ''))} |")
+        w("")
+    w("## Per op")
+    w("")
+    w("| op | tests | pass | wrong | unsupported | errors |")
+    w("|---|---:|---:|---:|---:|---:|")
+    for op, row in report["ops"].items():
+        errors = row.get("error", 0) + row.get("crash", 0) + row.get("timeout", 0)
+        w(f"| {op} | {row['tests']} | {row.get('pass', 0)} | {row.get('wrong', 0)} | "
+          f"{row.get('unsupported', 0)} | {errors} |")
+    return "\n".join(out) + "\n"
+
+
+def md_escape(text):
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def read_floor(path):
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                return int(line)
+    raise ValueError(f"{path}: no number")
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap.add_argument("--build", required=True, help="the build folder (its bin/lathe-conformance)")
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS") or os.cpu_count() or 2))
+    ap.add_argument("--timeout", type=float, default=10.0, help="seconds per test")
+    ap.add_argument("--filter", help="only tests whose name matches this regex")
+    ap.add_argument("--sample", type=int, help="only every Nth test (name order), for slow builds")
+    ap.add_argument("--json", help="results file (default BUILD/conformance/results.json)")
+    ap.add_argument("--markdown", help="write the Markdown report here")
+    ap.add_argument("--gate", metavar="FLOOR_FILE",
+                    help="fail unless passes >= the floor and nothing is wrong, errs or crashes")
+    ap.add_argument("--counts", help="write {passed, failed, skipped} here (for scripts/check.py)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every test's verdict")
+    args = ap.parse_args(argv)
+
+    build = os.path.abspath(args.build)
+    runner = os.path.join(build, "bin", "lathe-conformance")
+    if not os.access(runner, os.X_OK):
+        print(f"conformance: {runner} is missing; build the lathe-conformance target")
+        return 2
+    root = node_test_dir()
+    names = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+    total_available = len(names)
+    if args.filter:
+        names = [n for n in names if re.search(args.filter, n)]
+    if args.sample:
+        names = names[::args.sample]
+    ops = attribute_ops(root, names)
+
+    start = time.monotonic()
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(run_one, runner, os.path.join(root, n), args.timeout)
+                   for n in names]
+        for f in concurrent.futures.as_completed(futures):
+            r = f.result()
+            results.append(r)
+            if args.verbose or r["class"] in FAILING:
+                print(f"  {r['class']:<11} {r['test']}: {r.get('message', '')}", flush=True)
+    elapsed = time.monotonic() - start
+    results.sort(key=lambda r: r["test"])
+    counts, per_op = summarize(results, ops)
+
+    report = {
+        "onnx_version": onnx.__version__,
+        "num_tests": len(names),
+        "num_available": total_available,
+        "target": "cpu",
+        "rtol": RTOL,
+        "atol": ATOL,
+        "timeout_s": args.timeout,
+        "jobs": args.jobs,
+        "seconds": round(elapsed, 1),
+        "counts": counts,
+        "ops": per_op,
+        "tests": results,
+    }
+    out = args.json or os.path.join(build, "conformance", "results.json")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(report, f, indent=1)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown(report))
+
+    failed = sum(counts[c] for c in FAILING)
+    crashed = counts["crash"] + counts["timeout"]
+    print(f"conformance: {counts['pass']} passed, {failed} failed, {counts['unsupported']} "
+          f"unsupported, {crashed} crashed (of {len(names)} tests, onnx {onnx.__version__}; "
+          f"{counts['wrong']} wrong, {counts['error']} errors; {elapsed:.0f} s)", flush=True)
+    if args.counts:
+        with open(args.counts, "w") as f:
+            json.dump({"passed": counts["pass"], "failed": failed,
+                       "skipped": counts["unsupported"]}, f)
+    if not args.gate:
+        return 0
+    ok = failed == 0
+    floor = read_floor(args.gate)
+    if args.filter or args.sample:
+        print(f"conformance: a subset ran; the floor ({floor}) applies to the full suite only")
+    elif counts["pass"] < floor:
+        print(f"conformance: {counts['pass']} tests pass, fewer than the floor {floor} "
+              f"({os.path.relpath(args.gate, ROOT)}): a regression")
+        ok = False
+    elif counts["pass"] > floor:
+        print(f"conformance: {counts['pass']} pass, above the floor {floor}: raise it in "
+              f"{os.path.relpath(args.gate, ROOT)}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -146,7 +146,7 @@ static isl_id *for_id(__isl_keep isl_ast_node *f) {
 }
 
 /* What a subtree holds: its user calls and the iterators of its loops. */
-#define MAX_FOUND 64
+#define MAX_FOUND 256
 typedef struct found {
   isl_ast_node *users[MAX_FOUND];
   isl_id *loops[MAX_FOUND];
@@ -306,10 +306,22 @@ static bool canonical(walk_t *w, __isl_keep isl_ast_node *f, isl_id *it, isl_id 
     for (uint32_t i = 0; i < num_ids && ok; ++i) ok = !uses_id(rhs, ids[i]);
   }
   if (ok) {
-    const char *hi = ax(w, rhs);
-    *ext = gen_str(w->g, op == isl_ast_expr_op_le ? "lathe_max64(%s - %s + 1LL, 0LL)"
-                                                  : "lathe_max64(%s - %s, 0LL)",
-                   hi, *lo);
+    isl_ast_expr *init2 = isl_ast_node_for_get_init(f);
+    bool both_int = isl_ast_expr_get_type(rhs) == isl_ast_expr_int &&
+                    isl_ast_expr_get_type(init2) == isl_ast_expr_int;
+    if (both_int) { /* a static extent: fold it */
+      isl_val *h = isl_ast_expr_get_val(rhs), *l = isl_ast_expr_get_val(init2);
+      long e = isl_val_get_num_si(h) - isl_val_get_num_si(l) + (op == isl_ast_expr_op_le);
+      isl_val_free(h);
+      isl_val_free(l);
+      *ext = gen_str(w->g, "%ldLL", e > 0 ? e : 0);
+    } else {
+      const char *span = strcmp(*lo, "0LL") ? gen_str(w->g, "%s - %s", ax(w, rhs), *lo) : ax(w, rhs);
+      *ext = gen_str(w->g, op == isl_ast_expr_op_le ? "lathe_max64(%s + 1LL, 0LL)"
+                                                    : "lathe_max64(%s, 0LL)",
+                     span);
+    }
+    isl_ast_expr_free(init2);
   }
   isl_ast_expr_free(lhs);
   isl_ast_expr_free(rhs);
@@ -377,10 +389,11 @@ static void open_chain(walk_t *w, const chain_t *c, over_t over) {
   g->indent++;
   if (c->n > 1) gen_line(g, "long long %s = %s;", rest, idx);
   for (uint32_t i = c->n; i-- > 0;) {
+    const char *lo = strcmp(c->lo[i], "0LL") ? gen_str(g, "%s + ", c->lo[i]) : "";
     if (i == 0) {
-      gen_line(g, "const long long %s = %s + %s;", c->name[0], c->lo[0], c->n > 1 ? rest : idx);
+      gen_line(g, "const long long %s = %s%s;", c->name[0], lo, c->n > 1 ? rest : idx);
     } else {
-      gen_line(g, "const long long %s = %s + %s %% %s;", c->name[i], c->lo[i], rest, ext[i]);
+      gen_line(g, "const long long %s = %s%s %% %s;", c->name[i], lo, rest, ext[i]);
       gen_line(g, "%s /= %s;", rest, ext[i]);
     }
   }

@@ -1,33 +1,31 @@
 /* GEMM kernels on CUDA cores: C[b] = epilogue(A[b] x B[b]).
  *
- * One block of 256 threads computes a 64x64 tile of C, stepping through K
- * 16 at a time: the A and B tiles are staged in __shared__ memory in the
+ * One block computes a T x T tile of C (T = 64 with 256 threads; T = 32 with
+ * 64 threads when M or N is a static size of at most 32, as in attention
+ * heads), stepping through K 16 at a time: the A and B tiles are staged in __shared__ memory in the
  * accumulator type (f16/bf16/integer elements converted on the way, so the
  * inner loop is one type), As as [k][m] and Bs as [k][n] with 4 elements of
  * padding per row against bank conflicts. Transposed or batch-broadcast
  * operands only change the staging loads, whose thread order follows the
  * operand's contiguous dim so a warp reads consecutive addresses. Each
- * thread then owns a 4x4 register sub-tile at rows ty + 16 i, columns
- * tx + 16 j (tx = tid % 16, ty = tid / 16), so a warp's stores to C are
- * contiguous; the epilogue runs per element at that store, with the
+ * thread then owns a 4x4 register sub-tile at rows ty + T/4 i, columns
+ * tx + T/4 j (tx = tid % (T/4), ty = tid / (T/4)), so a warp's stores to C
+ * are contiguous; the epilogue runs per element at that store, with the
  * accumulator and (b, m, n) in registers. Batches, row tiles and column
  * tiles are grid-z/y/x stride loops, so any grid is correct; the block size
- * must be the launch table's 256.
+ * must be the launch table's.
  *
  * Tensor-core GEMMs (f16/bf16 operands) are wmma.c's; both share the
  * epilogue store below.
  */
 #include "codegen/cuda/internal.h"
 
-#define BM 64
-#define BN 64
 #define BK 16
 #define PAD 4
-#define THREADS 256
 
 void cu_gemm_store(gen_t *g, const lathe_kgemm_t *gm, const char *b, const char *m, const char *n,
                    const char *acc, const char *M, const char *N) {
-  gen_line(g, "{");
+  gen_line(g, "if (%s < %s && %s < %s) {", m, M, n, N);
   g->indent++;
   const char *iters[3] = {b, m, n};
   ev_t e;
@@ -98,35 +96,38 @@ void cu_gemm_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *laun
     gen_fail(g, LATHE_STATUS_UNSUPPORTED, "GEMM accumulator dtype %s", lathe_dtype_name(at));
     return;
   }
-  const char *T = cu_reg_type(at), *zero = cu_const_int(g, at, 0);
+  bool small = (lathe_kdim_is_static(gm->m) && gm->m.size <= 32) ||
+               (lathe_kdim_is_static(gm->n) && gm->n.size <= 32);
+  int T = small ? 32 : 64, S = T / 4; /* tile, and threads per tile row */
+  const char *R = cu_reg_type(at), *zero = cu_const_int(g, at, 0);
   uint32_t bytes = lathe_dtype_bits(at) / 8;
-  const char *As = gen_shared(g, T, BK * (BM + PAD), bytes, 16);
-  const char *Bs = gen_shared(g, T, BK * (BN + PAD), bytes, 16);
-  launch->block[0] = THREADS, launch->block[1] = launch->block[2] = 1;
-  launch->grid[0] = cu_grid_dim(cu_work(&gm->n, 1), BN, 65535);
-  launch->grid[1] = cu_grid_dim(cu_work(&gm->m, 1), BM, 65535);
+  const char *As = gen_shared(g, R, BK * (T + PAD), bytes, 16);
+  const char *Bs = gen_shared(g, R, BK * (T + PAD), bytes, 16);
+  launch->block[0] = (uint32_t)(S * S), launch->block[1] = launch->block[2] = 1;
+  launch->grid[0] = cu_grid_dim(cu_work(&gm->n, 1), T, 65535);
+  launch->grid[1] = cu_grid_dim(cu_work(&gm->m, 1), T, 65535);
   launch->grid[2] = cu_grid_dim(cu_work(&gm->batch, 1), 1, 65535);
 
-  cu_gemm_open_tiles(g, gm, BM, BN);
-  gen_line(g, "const int tx = tid & 15, ty = tid >> 4;");
-  gen_line(g, "%s acc[4][4];", T);
+  cu_gemm_open_tiles(g, gm, T, T);
+  gen_line(g, "const int tx = tid %% %d, ty = tid / %d;", S, S);
+  gen_line(g, "%s acc[4][4];", R);
   gen_line(g, "#pragma unroll");
   gen_line(g, "for (int i = 0; i < 16; ++i) acc[i >> 2][i & 3] = %s;", zero);
   gen_line(g, "for (long long k0 = 0; k0 < K; k0 += %d) {", BK);
   g->indent++;
-  cu_gemm_stage(g, &gm->a, "aoff", BM, BK, "m0", "k0", "M", "K", As,
-                gen_str(g, "c * %d + r", BM + PAD), zero, at);
-  cu_gemm_stage(g, &gm->b, "boff", BK, BN, "k0", "n0", "K", "N", Bs,
-                gen_str(g, "r * %d + c", BN + PAD), zero, at);
+  cu_gemm_stage(g, &gm->a, "aoff", T, BK, "m0", "k0", "M", "K", As,
+                gen_str(g, "c * %d + r", T + PAD), zero, at);
+  cu_gemm_stage(g, &gm->b, "boff", BK, T, "k0", "n0", "K", "N", Bs,
+                gen_str(g, "r * %d + c", T + PAD), zero, at);
   gen_line(g, "__syncthreads();");
   gen_line(g, "#pragma unroll");
   gen_line(g, "for (int kk = 0; kk < %d; ++kk) {", BK);
   g->indent++;
-  gen_line(g, "%s a[4], b[4];", T);
+  gen_line(g, "%s a[4], b[4];", R);
   gen_line(g, "#pragma unroll");
-  gen_line(g, "for (int i = 0; i < 4; ++i) a[i] = %s[kk * %d + ty + 16 * i];", As, BM + PAD);
+  gen_line(g, "for (int i = 0; i < 4; ++i) a[i] = %s[kk * %d + ty + %d * i];", As, T + PAD, S);
   gen_line(g, "#pragma unroll");
-  gen_line(g, "for (int j = 0; j < 4; ++j) b[j] = %s[kk * %d + tx + 16 * j];", Bs, BN + PAD);
+  gen_line(g, "for (int j = 0; j < 4; ++j) b[j] = %s[kk * %d + tx + %d * j];", Bs, T + PAD, S);
   gen_line(g, "#pragma unroll");
   gen_line(g, "for (int i = 0; i < 16; ++i)");
   g->indent++;
@@ -141,8 +142,7 @@ void cu_gemm_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *laun
   gen_line(g, "#pragma unroll");
   gen_line(g, "for (int i = 0; i < 16; ++i) {");
   g->indent++;
-  gen_line(g, "const long long m = m0 + ty + 16 * (i >> 2), n = n0 + tx + 16 * (i & 3);");
-  gen_line(g, "if (m < M && n < N)");
+  gen_line(g, "const long long m = m0 + ty + %d * (i >> 2), n = n0 + tx + %d * (i & 3);", S, S);
   cu_gemm_store(g, gm, "bz", "m", "n", "acc[i >> 2][i & 3]", "M", "N");
   g->indent--;
   gen_line(g, "}");

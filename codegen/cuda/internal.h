@@ -147,8 +147,8 @@ void cu_gemm_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *laun
 /* Whether a GEMM kernel runs on tensor cores, and its body then (wmma.c). */
 bool cu_gemm_wmma(const gen_t *g, const lathe_kgemm_t *gm);
 void cu_wmma_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *launch);
-/* The epilogue store of GEMM element (b, m, n) with accumulator `acc`
- * (shared by both GEMM generators). */
+/* The epilogue store of GEMM element (b, m, n) with accumulator `acc`, when
+ * m < M and n < N (shared by both GEMM generators). */
 void cu_gemm_store(gen_t *g, const lathe_kgemm_t *gm, const char *b, const char *m,
                    const char *n, const char *acc, const char *M, const char *N);
 /* GEMM scaffolding both generators share (gemm.c): declares M, N, K, NB,

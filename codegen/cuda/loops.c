@@ -69,9 +69,9 @@ static void plain_schedules(const lathe_kernel_t *k, lathe_kschedule_t *out) {
 }
 
 void cu_loops_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *launch) {
-  lathe_cuda_grid_dim_t one = cu_grid_dim(cu_work(NULL, 0), 1, 1);
+  lathe_cuda_grid_dim_t single = cu_grid_dim(cu_work(NULL, 0), 1, 1);
   launch->block[0] = 32, launch->block[1] = launch->block[2] = 1;
-  launch->grid[0] = launch->grid[1] = launch->grid[2] = one;
+  launch->grid[0] = launch->grid[1] = launch->grid[2] = single;
   if (k->num_stmts == 0) return;
 
   cu_map_t map;
@@ -103,9 +103,14 @@ void cu_loops_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *lau
 
   lathe_kschedule_t *sched = LATHE_ARENA_NEW_ARRAY(&g->arena, lathe_kschedule_t, k->num_stmts);
   plain_schedules(k, sched);
+  /* One statement: its non-reduction iterators are trivially shared, and
+   * saying so puts the reduction's init and updates under one outer nest
+   * (isl would otherwise give each its own), which the mapping flattens. */
+  lathe_kernel_t one = *k;
+  if (k->num_shared == 0 && k->num_stmts == 1) one.num_shared = depth;
   isl_ctx *ctx = isl_ctx_alloc();
   isl_ast_node *ast = NULL;
-  lathe_status_t st = lathe_kernel_build_ast(g->p, k, ctx, sched, &ast);
+  lathe_status_t st = lathe_kernel_build_ast(g->p, &one, ctx, sched, &ast);
   if (st) {
     gen_fail(g, lathe_status_code(st), "%s", lathe_status_message(st));
     lathe_status_free(st);

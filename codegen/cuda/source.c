@@ -110,6 +110,19 @@ static uint32_t count_lines(const char *s) {
   return n;
 }
 
+/* "ceil(N*100 / 256)" (capped blocks are not shown: grid loops cover them). */
+static void grid_text(lathe_strbuf_t *sb, const lathe_kprogram_t *p, const lathe_cuda_grid_dim_t *g) {
+  lathe_strbuf_t w;
+  lathe_strbuf_init(&w);
+  if (g->work.factor != 1 || g->work.num_params == 0)
+    lathe_strbuf_printf(&w, "%lld", (long long)g->work.factor);
+  for (int32_t i = 0; i < g->work.num_params; ++i)
+    lathe_strbuf_printf(&w, "%s%s", w.len ? "*" : "", p->params[g->work.params[i]]->name);
+  if (g->per_block > 1) lathe_strbuf_printf(sb, "ceil(%s / %lld)", lathe_strbuf_cstr(&w), (long long)g->per_block);
+  else lathe_strbuf_append(sb, lathe_strbuf_cstr(&w));
+  lathe_strbuf_destroy(&w);
+}
+
 /* Appends kernel k's function to `src` and fills its launch entry. */
 static void kernel(gen_t *g, uint32_t index, lathe_strbuf_t *src, lathe_cuda_launch_t *launch) {
   const lathe_kprogram_t *p = g->p;
@@ -131,7 +144,13 @@ static void kernel(gen_t *g, uint32_t index, lathe_strbuf_t *src, lathe_cuda_lau
   else cu_loops_kernel(g, k, launch);
   launch->shared_bytes = g->shared_bytes;
 
-  lathe_strbuf_printf(src, "/* kernel %u: %s */\n", index, k->name);
+  lathe_strbuf_printf(src, "/* kernel %u: %s; %u threads, %u bytes shared, grid (", index, k->name,
+                      launch->block[0], launch->shared_bytes);
+  for (int d = 0; d < 3; ++d) {
+    if (d) lathe_strbuf_append(src, ", ");
+    grid_text(src, p, &launch->grid[d]);
+  }
+  lathe_strbuf_append(src, ") */\n");
   lathe_strbuf_printf(src,
                       "extern \"C\" __global__ void __launch_bounds__(%u)\n"
                       "%s(void *const *__restrict__ lathe_B, const long long *__restrict__ lathe_P) {\n",

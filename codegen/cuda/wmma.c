@@ -44,9 +44,9 @@ void cu_wmma_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *laun
 
   cu_gemm_open_tiles(g, gm, BM, BN);
   gen_line(g, "const int wm = ((tid >> 5) >> 1) * 32, wn = ((tid >> 5) & 1) * 32;");
-  gen_line(g, "nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> c[2][2];");
+  gen_line(g, "nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> fc[2][2];");
   gen_line(g, "#pragma unroll");
-  gen_line(g, "for (int i = 0; i < 4; ++i) nvcuda::wmma::fill_fragment(c[i >> 1][i & 1], 0.0f);");
+  gen_line(g, "for (int i = 0; i < 4; ++i) nvcuda::wmma::fill_fragment(fc[i >> 1][i & 1], 0.0f);");
   gen_line(g, "for (long long k0 = 0; k0 < K; k0 += %d) {", BK);
   g->indent++;
   cu_gemm_stage(g, &gm->a, "aoff", BM, BK, "m0", "k0", "M", "K", As, gen_str(g, "r * %d + c", LDA),
@@ -56,22 +56,22 @@ void cu_wmma_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *laun
   gen_line(g, "__syncthreads();");
   gen_line(g,
            "nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, %s, "
-           "nvcuda::wmma::row_major> a[2];",
+           "nvcuda::wmma::row_major> fa[2];",
            H);
   gen_line(g,
            "nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, %s, "
-           "nvcuda::wmma::row_major> b[2];",
+           "nvcuda::wmma::row_major> fb[2];",
            H);
   gen_line(g, "#pragma unroll");
   gen_line(g, "for (int i = 0; i < 2; ++i) {");
   g->indent++;
-  gen_line(g, "nvcuda::wmma::load_matrix_sync(a[i], %s + (wm + 16 * i) * %d, %d);", As, LDA, LDA);
-  gen_line(g, "nvcuda::wmma::load_matrix_sync(b[i], %s + wn + 16 * i, %d);", Bs, LDB);
+  gen_line(g, "nvcuda::wmma::load_matrix_sync(fa[i], %s + (wm + 16 * i) * %d, %d);", As, LDA, LDA);
+  gen_line(g, "nvcuda::wmma::load_matrix_sync(fb[i], %s + wn + 16 * i, %d);", Bs, LDB);
   g->indent--;
   gen_line(g, "}");
   gen_line(g, "#pragma unroll");
   gen_line(g, "for (int i = 0; i < 4; ++i)");
-  gen_line(g, "  nvcuda::wmma::mma_sync(c[i >> 1][i & 1], a[i >> 1], b[i & 1], c[i >> 1][i & 1]);");
+  gen_line(g, "  nvcuda::wmma::mma_sync(fc[i >> 1][i & 1], fa[i >> 1], fb[i & 1], fc[i >> 1][i & 1]);");
   gen_line(g, "__syncthreads();");
   g->indent--;
   gen_line(g, "}");
@@ -79,14 +79,13 @@ void cu_wmma_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *laun
   gen_line(g, "for (int i = 0; i < 4; ++i)");
   gen_line(g,
            "  nvcuda::wmma::store_matrix_sync(%s + (wm + 16 * (i >> 1)) * %d + wn + 16 * (i & 1), "
-           "c[i >> 1][i & 1], %d, nvcuda::wmma::mem_row_major);",
+           "fc[i >> 1][i & 1], %d, nvcuda::wmma::mem_row_major);",
            Cs, LDC, LDC);
   gen_line(g, "__syncthreads();");
   gen_line(g, "for (int l = tid; l < %d; l += (int)blockDim.x) {", BM * BN);
   g->indent++;
   gen_line(g, "const long long m = m0 + l / %d, n = n0 + l %% %d;", BN, BN);
   gen_line(g, "const float acc = %s[(l / %d) * %d + l %% %d];", Cs, BN, LDC, BN);
-  gen_line(g, "if (m < M && n < N)");
   cu_gemm_store(g, gm, "bz", "m", "n", "acc", "M", "N");
   g->indent--;
   gen_line(g, "}");

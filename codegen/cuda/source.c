@@ -224,7 +224,7 @@ lathe_status_t lathe_cuda_generate(const lathe_kprogram_t *p, const lathe_codege
   for (uint32_t i = 0; i < p->num_kernels && !g.error && s && launches && first && last; ++i) {
     first[i] = count_lines(lathe_strbuf_cstr(&kernels));
     kernel(&g, i, &kernels, &launches[i]);
-    last[i] = count_lines(lathe_strbuf_cstr(&kernels));
+    last[i] = count_lines(lathe_strbuf_cstr(&kernels)) - 1; /* the closing brace, not the blank line */
   }
   if (!g.error && (!s || !launches || !first || !last))
     g.error = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");

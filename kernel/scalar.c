@@ -119,8 +119,8 @@ static double float_binary(lathe_kop_t op, double a, double b) {
   }
 }
 
-static int64_t ipow(int64_t a, int64_t b) {
-  if (b < 0) return a == 1 ? 1 : a == -1 ? (b & 1 ? -1 : 1) : 0;
+static int64_t ipow(int64_t a, int64_t b, bool is_u64) {
+  if (b < 0 && !is_u64) return a == 1 ? 1 : a == -1 ? (b & 1 ? -1 : 1) : 0;
   uint64_t r = 1, x = (uint64_t)a;
   for (uint64_t e = (uint64_t)b; e; e >>= 1, x *= x)
     if (e & 1) r *= x;
@@ -146,14 +146,16 @@ static int64_t int_binary(lathe_kop_t op, lathe_dtype_t t, int64_t a, int64_t b)
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
   }
   case LATHE_KOP_MOD: {
-    if (b == 0 || b == -1) return 0;
-    if (t == LATHE_DTYPE_U64) return (int64_t)((uint64_t)a % (uint64_t)b);
+    if (b == 0) return 0;
+    if (t == LATHE_DTYPE_U64) return (int64_t)((uint64_t)a % (uint64_t)b); /* before b == -1 */
+    if (b == -1) return 0;
     int64_t r = a % b;
     return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
   }
   case LATHE_KOP_FMOD:
-    if (b == 0 || b == -1) return 0;
+    if (b == 0) return 0;
     if (t == LATHE_DTYPE_U64) return (int64_t)((uint64_t)a % (uint64_t)b);
+    if (b == -1) return 0;
     return a % b;
   case LATHE_KOP_MAX:
     if (t == LATHE_DTYPE_U64) return (uint64_t)a > (uint64_t)b ? a : b;
@@ -161,7 +163,7 @@ static int64_t int_binary(lathe_kop_t op, lathe_dtype_t t, int64_t a, int64_t b)
   case LATHE_KOP_MIN:
     if (t == LATHE_DTYPE_U64) return (uint64_t)a < (uint64_t)b ? a : b;
     return a < b ? a : b;
-  case LATHE_KOP_POW: return ipow(a, b);
+  case LATHE_KOP_POW: return ipow(a, b, t == LATHE_DTYPE_U64); /* u64 exponents are never < 0 */
   case LATHE_KOP_AND: return a & b;
   case LATHE_KOP_OR: return a | b;
   case LATHE_KOP_XOR: return a ^ b;
@@ -221,7 +223,9 @@ kval_t kop_eval(lathe_kop_t op, lathe_dtype_t t, kval_t a, kval_t b) {
     int64_t x = a.i, r;
     switch (op) {
     case LATHE_KOP_NEG: r = (int64_t)(0 - (uint64_t)x); break;
-    case LATHE_KOP_ABS: r = x < 0 ? (int64_t)(0 - (uint64_t)x) : x; break;
+    case LATHE_KOP_ABS: /* u64 values above INT64_MAX are held negative */
+      r = x < 0 && t != LATHE_DTYPE_U64 ? (int64_t)(0 - (uint64_t)x) : x;
+      break;
     case LATHE_KOP_SIGN: r = x > 0 ? 1 : x < 0 ? -1 : 0; break;
     default: r = 0; break;
     }

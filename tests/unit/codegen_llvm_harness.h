@@ -148,8 +148,8 @@ static inline double harness_check(const lathe_kprogram_t *p, const int64_t *con
       bool fl;
       double g = elem_as_double(b->dtype, got[k], e, &fl), w = elem_as_double(b->dtype, want[k], e, &fl);
       if (!close_enough(g, w, fl, o))
-        fail_msg("program '%s' output %u (%s) element %lld: got %.9g, want %.9g (threads %d)",
-                 p->name, k, b->name, (long long)e, g, w, threads);
+        fail_msg("program '%s' output %u (%s, %s) element %lld: got %.9g, want %.9g (threads %d)",
+                 p->name, k, b->name, lathe_dtype_name(b->dtype), (long long)e, g, w, threads);
       if (fl && isfinite(w) && fabs(g - w) > worst) worst = fabs(g - w);
     }
   }

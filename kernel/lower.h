@@ -148,6 +148,12 @@ lathe_status_t accumulate(lower_ctx_t *c, const red_t *r, const char *name, lath
  * GEMM epilogue (checked before lowering, so a bad grouping falls back to one
  * kernel per op). */
 bool gemm_group_ok(lower_ctx_t *c, const lathe_op_t *const *group, uint32_t n);
+/* The pending GEMM for a = [.., M, K] x b = [.., K, N] (before the
+ * transposes ta/tb) with a result of `rank` dims, or NULL when the operands
+ * do not fit a GEMM kernel (see lower_gemm.c); `a` and `b` must be buffers. */
+gemm_pending_t *gemm_plan(lower_ctx_t *c, const lval_t *a, const lval_t *b, bool ta, bool tb,
+                          const lathe_kdim_t *dims, uint32_t rank);
+lathe_dtype_t gemm_acc_dtype(const gemm_pending_t *g);
 /* Builds the GEMM kernel computing `v` (whose expr holds the ACC of v->gemm)
  * into `target`. */
 lathe_status_t emit_gemm(lower_ctx_t *c, const lval_t *v, const lathe_kbuffer_t *target);

@@ -35,10 +35,10 @@ static bool all_unit(const lathe_kdim_t *d, uint32_t n) {
   return true;
 }
 
-/* The pending GEMM for a = [.., M, K] x b = [.., K, N] (before transposes),
- * or NULL when the operands do not fit. */
-static gemm_pending_t *plan(lower_ctx_t *c, const lval_t *a, const lval_t *b, bool ta, bool tb,
-                            const lathe_kdim_t *dims, uint32_t rank) {
+lathe_dtype_t gemm_acc_dtype(const gemm_pending_t *g) { return g->g.acc_dtype; }
+
+gemm_pending_t *gemm_plan(lower_ctx_t *c, const lval_t *a, const lval_t *b, bool ta, bool tb,
+                          const lathe_kdim_t *dims, uint32_t rank) {
   if (!a->buf || !b->buf || a->rank < 2 || b->rank < 2 || rank < 2) return NULL;
   if (a->rank > 2 && b->rank > 2 && a->rank != b->rank) return NULL;
   uint32_t na = a->rank - 2, nb = b->rank - 2;
@@ -150,7 +150,7 @@ lathe_status_t lower_matmul(lower_ctx_t *c, const lathe_op_t *op) {
   uint32_t rank = op->results[0].type.rank;
   product_dims(a, b, false, false, rank, fallback);
   LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
-  gemm_pending_t *g = plan(c, a, b, false, false, dims, rank);
+  gemm_pending_t *g = gemm_plan(c, a, b, false, false, dims, rank);
   if (!g) return matmul_loops(c, op, a, b, false, false, dims, false);
   set_expr(c, op, 0, dims, lathe_kexpr_acc(c->p, g->g.acc_dtype), g);
   return NULL;
@@ -168,7 +168,7 @@ lathe_status_t lower_gemm_op(lower_ctx_t *c, const lathe_op_t *op) {
   lathe_dtype_t cd = compute_dtype(op->results[0].type.dtype);
   const lathe_kexpr_t *idx[2];
   iters(c, 2, idx);
-  gemm_pending_t *g = plan(c, a, b, ta, tb, dims, 2);
+  gemm_pending_t *g = gemm_plan(c, a, b, ta, tb, dims, 2);
   const lathe_kexpr_t *acc;
   if (g) {
     acc = lathe_kexpr_cast(c->p, cd, lathe_kexpr_acc(c->p, g->g.acc_dtype));

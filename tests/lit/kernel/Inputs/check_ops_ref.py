@@ -1,0 +1,167 @@
+"""One-op graphs of the ops with the trickiest ONNX semantics (einsum, resize,
+conv_transpose, top_k, the integer and qlinear matmul/conv, scatter,
+dynamic_quantize_linear) through lowering and a target, vs a reference: numpy
+where the semantics are plain, else ONNX's own reference implementation
+(onnx.reference), which is what produced ONNX's conformance data.
+
+usage: check_ops_ref.py OUTDIR [--target=cpu | lathe-interp options...]
+Without --target=cpu every graph runs through lathe-interp (with the options
+given, e.g. --tile=3); with it, through `lathe run --target cpu`, so the LLVM
+backend compiles every kernel. Prints one line per mismatch and
+"ops: K of N cases match". Integer results must match exactly; float results
+within 1e-5 (1e-3 for f16) relative.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+from onnx import helper
+from onnx.reference import ReferenceEvaluator
+
+sys.path.insert(0, os.path.dirname(__file__))
+from graphs import Bare, Graph  # noqa: E402
+
+rng = np.random.default_rng(11)
+F = np.float64
+ONNX_TYPES = {np.dtype(t): helper.np_dtype_to_tensor_dtype(np.dtype(t))
+              for t in (np.float32, np.float64, np.float16, np.int64, np.int32, np.int8, np.uint8, np.bool_)}
+
+
+def f32(*shape, lo=-2.0, hi=2.0):
+    return rng.uniform(lo, hi, shape).astype(np.float32)
+
+
+def ints(*shape, lo=-9, hi=9, dtype=np.int32):
+    return rng.integers(lo, hi, shape).astype(dtype)
+
+
+def onnx_ref(op_type, arrays, attrs=None, consts=None, num_outputs=1):
+    """Runs one ONNX node on `arrays` (None = an absent optional input) with
+    ONNX's reference implementation. consts: {input position: array} for the
+    inputs Lathe takes as attributes (they are appended in position order)."""
+    consts = consts or {}
+    total = len(arrays) + len(consts)
+    feeds, names, inputs, it = {}, [], [], iter(arrays)
+    for pos in range(total):
+        a = consts[pos] if pos in consts else next(it)
+        if a is None:
+            names.append("")
+            continue
+        name = "i%d" % pos
+        names.append(name)
+        feeds[name] = np.asarray(a)
+        inputs.append(helper.make_tensor_value_info(name, ONNX_TYPES[np.asarray(a).dtype], None))
+    outs = ["o%d" % i for i in range(num_outputs)]
+    node = helper.make_node(op_type, names, outs, **(attrs or {}))
+    graph = helper.make_graph([node], "g", inputs, [helper.make_value_info(o, onnx.TypeProto()) for o in outs])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    res = ReferenceEvaluator(model).run(None, feeds)
+    return res if num_outputs > 1 else res[0]
+
+
+CASES = []
+
+
+def case(name, inputs, build):
+    """build(g, vals) -> output Value(s); inputs: list of arrays."""
+    CASES.append((name, inputs, build))
+
+
+# ---- einsum (numpy's einsum is the reference) ----
+def einsum(eq, *arrays):
+    def ref(*a):
+        return np.einsum(eq, *[x.astype(F) if x.dtype.kind == "f" else x.astype(np.int64) for x in a])
+    case("einsum %s %s" % (eq, [list(a.shape) for a in arrays]), list(arrays),
+         lambda g, v: g.op("einsum", v, ref, {"equation": eq}))
+
+
+einsum("ij,jk->ik", f32(5, 17), f32(17, 3))
+einsum("ij,jk", f32(1, 1), f32(1, 7))
+einsum("ij,kj->ik", f32(4, 9), f32(6, 9))
+einsum("ji,jk->ik", f32(9, 4), f32(9, 6))
+einsum("ij,jk->ki", f32(5, 7), f32(7, 3))
+einsum("bij,bjk->bik", f32(3, 5, 7), f32(3, 7, 2))
+einsum("bhqd,bhkd->bhqk", f32(2, 3, 5, 8), f32(2, 3, 7, 8))
+einsum("bhqk,bhkd->bhqd", f32(2, 3, 5, 7), f32(2, 3, 7, 8))
+einsum("ij,jk->ik", f32(0, 4), f32(4, 3))
+einsum("ij,jk->ik", f32(3, 0), f32(0, 5))
+einsum("...ij,...jk->...ik", f32(2, 1, 3, 4), f32(5, 4, 2))
+einsum("i,i", f32(17), f32(17))
+einsum("i,i->", f32(0), f32(0))
+einsum("i,j->ij", f32(3), f32(5))
+einsum("ij->ji", f32(3, 5))
+einsum("ii->i", f32(4, 4))
+einsum("ii", f32(5, 5))
+einsum("bii->bi", f32(2, 3, 3))
+einsum("ij->", f32(3, 7))
+einsum("ijk->kj", f32(2, 3, 4))
+einsum("...j->...", f32(2, 3, 4))
+einsum("ij,ij,j->i", f32(3, 4), f32(3, 4), f32(4))
+einsum("abc,cd,de->abe", f32(2, 3, 4), f32(4, 5), f32(5, 2))
+einsum("ij,jk->ik", ints(4, 5), ints(5, 3))
+einsum("i,i->i", ints(6, dtype=np.int64), ints(6, dtype=np.int64))
+einsum("ij,jk->ik", f32(3, 4).astype(np.float16), f32(4, 5).astype(np.float16))
+
+
+def run_case(k, name, inputs, build, outdir, extra, cpu):
+    g = Graph("case%d" % k)
+    vals = [g.input("in%d" % i, a) for i, a in enumerate(inputs)]
+    out = build(g, vals)
+    outs = out if isinstance(out, list) else [out]
+    g.output(*outs)
+    base = os.path.join(outdir, "case%d" % k)
+    with open(base + ".lir", "w") as f:
+        f.write(g.text())
+    files = []
+    for i, a in enumerate(inputs):
+        np.save("%s_in%d.npy" % (base, i), a)
+        files.append("%s_in%d.npy" % (base, i))
+    if cpu:
+        cmd = ["lathe", "run", base + ".lir", "--target", "cpu", "-o", base + "_out"]
+        for f in files:
+            cmd += ["-i", f]
+        results = [os.path.join(base + "_out", v.name[1:] + ".npy") for v in outs]
+    else:
+        results = ["%s_out%d.npy" % (base, i) for i in range(len(outs))]
+        cmd = ["lathe-interp"] + extra + [base + ".lir"] + files
+        for r in results:
+            cmd += ["-o", r]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode:
+        print("FAIL %s: %s" % (name, r.stderr.strip()))
+        return False
+    good = True
+    for i, ref in enumerate(g.refs()):
+        got = np.load(results[i])
+        if got.shape != ref.shape or got.dtype != ref.dtype:
+            print("FAIL %s: output %d is %s%s, expected %s%s" % (name, i, got.dtype, got.shape, ref.dtype, ref.shape))
+            good = False
+            continue
+        if got.dtype.kind == "f":
+            tol = 1e-3 if got.dtype == np.float16 else 1e-5
+            bad = ~((np.abs(got.astype(F) - ref.astype(F)) <= tol + tol * 10 * np.abs(ref.astype(F))) |
+                    (np.isnan(got) & np.isnan(ref)))
+        else:
+            bad = got != ref
+        if bad.any():
+            print("FAIL %s: output %d differs at %d of %d elements (first %s: %s vs %s)" % (
+                name, i, bad.sum(), bad.size, np.argwhere(bad)[0], got[bad][0], ref[bad][0]))
+            good = False
+    return good
+
+
+def main():
+    outdir, extra = sys.argv[1], sys.argv[2:]
+    cpu = "--target=cpu" in extra
+    extra = [a for a in extra if a != "--target=cpu"]
+    os.makedirs(outdir, exist_ok=True)
+    ok = sum(run_case(k, name, inputs, build, outdir, extra, cpu)
+             for k, (name, inputs, build) in enumerate(CASES))
+    print("ops: %d of %d cases match" % (ok, len(CASES)))
+    return 0 if ok == len(CASES) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -409,8 +409,8 @@ static void close_chain(walk_t *w) {
 
 /* ---- statements ---- */
 
-/* Iterator values of a user call as `const long long x<k>` (in a scope the
- * caller opened); unbound reduction iterators (outer_only) are 0. */
+/* Iterator values of a user call as expressions of the loop variables;
+ * unbound reduction iterators (outer_only) are 0. */
 static bool call_iters(walk_t *w, __isl_keep isl_ast_node *user, bool outer_only, uint32_t *out_s,
                        bool *out_init, const char **iters) {
   isl_ast_expr *call = NULL;
@@ -426,8 +426,7 @@ static bool call_iters(walk_t *w, __isl_keep isl_ast_node *user, bool outer_only
         iters[i] = "0LL";
         continue;
       }
-      iters[i] = gen_str(w->g, "x%u", i);
-      gen_line(w->g, "const long long x%u = %s;", i, arg(w, call, (int)i + 1));
+      iters[i] = arg(w, call, (int)i + 1); /* a loop variable, or a short expression of them */
     }
   }
   isl_ast_expr_free(call);

@@ -156,9 +156,13 @@ static void kernel(gen_t *g, uint32_t index, lathe_strbuf_t *src, lathe_cuda_lau
                       "%s(void *const *__restrict__ lathe_B, const long long *__restrict__ lathe_P) {\n",
                       launch->block[0], launch->symbol);
   lathe_strbuf_append(src, lathe_strbuf_cstr(&g->shared));
+  bool any_param = false;
   for (uint32_t q = 0; q < p->num_params; ++q)
-    if (g->param_used[q])
+    if (g->param_used[q]) {
       lathe_strbuf_printf(src, "  const long long p_%s = lathe_P[%u];\n", p->params[q]->name, q);
+      any_param = true;
+    }
+  if (!any_param) lathe_strbuf_append(src, "  (void)lathe_P;\n");
   for (uint32_t b = 0; b < p->num_buffers; ++b) {
     if (!g->buffer_used[b]) continue;
     const char *t = cu_storage_type(p->buffers[b]->dtype);

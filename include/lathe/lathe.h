@@ -186,7 +186,7 @@ lathe_status_t lathe_compiled_load(const char *path, const lathe_options_t *opti
                                    lathe_compiled_t **out_compiled);
 void lathe_compiled_destroy(lathe_compiled_t *compiled);
 
-/* "cpu", "interp" or "so" (loaded from a library). */
+/* "cpu", "cuda", "interp" or "so" (loaded from a library). */
 const char *lathe_compiled_target(const lathe_compiled_t *compiled);
 int32_t lathe_compiled_num_inputs(const lathe_compiled_t *compiled);
 int32_t lathe_compiled_num_outputs(const lathe_compiled_t *compiled);

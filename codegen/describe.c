@@ -112,7 +112,8 @@ static void describe_kernel(const lathe_kernel_t *k, lathe_arena_t *arena, lathe
 }
 
 lathe_status_t lathe_codegen_describe(const lathe_kprogram_t *p, lathe_arena_t *arena,
-                                     lathe_rt_kernel_fn fn, const lathe_rt_program_t **out_program) {
+                                      lathe_rt_kernel_fn fn,
+                                      const lathe_rt_program_t **out_program) {
   lathe_rt_program_t *d = LATHE_ARENA_NEW(arena, lathe_rt_program_t);
   lathe_rt_param_desc_t *params =
       LATHE_ARENA_NEW_ARRAY(arena, lathe_rt_param_desc_t, p->num_params + 1);

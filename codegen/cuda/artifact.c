@@ -71,7 +71,8 @@ static void cstring(FILE *f, const char *s) {
 
 static void work(FILE *f, const lathe_cuda_work_t *w) {
   fprintf(f, "{%lldLL, %d, {", (long long)w->factor, (int)w->num_params);
-  for (int i = 0; i < LATHE_CUDA_MAX_WORK_PARAMS; ++i) fprintf(f, "%s%d", i ? ", " : "", (int)w->params[i]);
+  for (int i = 0; i < LATHE_CUDA_MAX_WORK_PARAMS; ++i)
+    fprintf(f, "%s%d", i ? ", " : "", (int)w->params[i]);
   fputs("}, 0}", f);
 }
 
@@ -99,7 +100,8 @@ static void descriptor(FILE *f, const lathe_rt_program_t *d, const char *symbol)
     if (b->rank <= 0) continue;
     fprintf(f, "static const dim_t buffer%d_dims[] = {", (int)i);
     for (int32_t k = 0; k < b->rank; ++k)
-      fprintf(f, "%s{%lldLL, %d, 0}", k ? ", " : "", (long long)b->dims[k].size, (int)b->dims[k].param);
+      fprintf(f, "%s{%lldLL, %d, 0}", k ? ", " : "", (long long)b->dims[k].size,
+              (int)b->dims[k].param);
     fputs("};\n", f);
   }
   fputs("static const buffer_t buffers[] = {\n", f);
@@ -115,18 +117,19 @@ static void descriptor(FILE *f, const lathe_rt_program_t *d, const char *symbol)
   for (int32_t i = 0; i < d->num_kernels; ++i) {
     const lathe_rt_kernel_desc_t *k = &d->kernels[i];
     fprintf(f, "static const int32_t kernel%d_buffers[] = {", (int)i);
-    for (int32_t j = 0; j < k->num_buffers; ++j) fprintf(f, "%s%d", j ? ", " : "", (int)k->buffers[j]);
+    for (int32_t j = 0; j < k->num_buffers; ++j)
+      fprintf(f, "%s%d", j ? ", " : "", (int)k->buffers[j]);
     fputs(k->num_buffers ? "};\n" : "0};\n", f);
   }
   fputs("static const kernel_t kernels[] = {\n", f);
   for (int32_t i = 0; i < d->num_kernels; ++i) {
     fputs("  {", f);
     cstring(f, d->kernels[i].name);
-    fprintf(f, ", not_on_host, %d, 0, kernel%d_buffers},\n", (int)d->kernels[i].num_buffers, (int)i);
+    fprintf(f, ", not_on_host, %d, 0, kernel%d_buffers},\n", (int)d->kernels[i].num_buffers,
+            (int)i);
   }
   fputs("  {0, 0, 0, 0, 0}};\n", f);
-  fprintf(f,
-          "const program_t %s = {%uu, %d, %d, %d, %d, %d, %d, 0, params, buffers, kernels};\n",
+  fprintf(f, "const program_t %s = {%uu, %d, %d, %d, %d, %d, %d, 0, params, buffers, kernels};\n",
           symbol, (unsigned)d->abi_version, (int)d->num_params, (int)d->num_inputs,
           (int)d->num_outputs, (int)d->num_buffers, (int)d->num_kernels, (int)d->num_weights);
 }
@@ -171,8 +174,8 @@ lathe_status_t cu_write_shared(const lathe_rt_program_t *d, const lathe_cuda_pro
   int fd = mkstemp(src);
   FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
   if (!f) {
-    lathe_status_t st = lathe_status_make(LATHE_STATUS_IO_ERROR, "cannot create a file next to '%s': %s",
-                                          path, strerror(errno));
+    lathe_status_t st = lathe_status_make(
+        LATHE_STATUS_IO_ERROR, "cannot create a file next to '%s': %s", path, strerror(errno));
     if (fd >= 0) close(fd), unlink(src);
     free(src);
     return st;
@@ -183,11 +186,20 @@ lathe_status_t cu_write_shared(const lathe_rt_program_t *d, const lathe_cuda_pro
   cuda_table(f, cuda, symbol);
   bool ok = !ferror(f);
   ok = fclose(f) == 0 && ok;
-  lathe_status_t st = ok ? NULL : lathe_status_make(LATHE_STATUS_IO_ERROR, "cannot write '%s'", src);
+  lathe_status_t st =
+      ok ? NULL : lathe_status_make(LATHE_STATUS_IO_ERROR, "cannot write '%s'", src);
   if (!st) {
     const char *cc = getenv("CC");
-    char *argv[] = {(char *)(cc && *cc ? cc : "cc"), "-shared", "-fPIC", "-O0", "-x", "c", "-o",
-                    (char *)path, src, NULL};
+    char *argv[] = {(char *)(cc && *cc ? cc : "cc"),
+                    "-shared",
+                    "-fPIC",
+                    "-O0",
+                    "-x",
+                    "c",
+                    "-o",
+                    (char *)path,
+                    src,
+                    NULL};
     st = lathe_status_annotate(lathe_codegen_spawn(argv), "linking '%s'", path);
   }
   unlink(src);

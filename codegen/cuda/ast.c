@@ -38,7 +38,7 @@ typedef struct walk {
   gen_t *g;
   const lathe_kernel_t *k;
   uint32_t threads;
-  bool *pending; /* [num_stmts]: I<s> was skipped, the next nest starts from init */
+  bool *pending;      /* [num_stmts]: I<s> was skipped, the next nest starts from init */
   int32_t accum_stmt; /* >= 0: S<accum_stmt> folds into accum_var */
   const char *accum_var;
   bool accum_round;
@@ -67,7 +67,8 @@ static const char *ax(walk_t *w, __isl_keep isl_ast_expr *x) {
   case isl_ast_expr_id: {
     isl_id *id = isl_ast_expr_get_id(x);
     int32_t param = lathe_kprogram_param_of_id(g->p, id);
-    const char *s = param >= 0 ? gen_param(g, (uint32_t)param) : gen_str(g, "%s", isl_id_get_name(id));
+    const char *s =
+        param >= 0 ? gen_param(g, (uint32_t)param) : gen_str(g, "%s", isl_id_get_name(id));
     isl_id_free(id);
     return s;
   }
@@ -78,13 +79,13 @@ static const char *ax(walk_t *w, __isl_keep isl_ast_expr *x) {
     enum isl_ast_expr_op_type op;
     const char *fmt;
   } forms[] = {
-      {isl_ast_expr_op_add, "(%s + %s)"},     {isl_ast_expr_op_sub, "(%s - %s)"},
-      {isl_ast_expr_op_mul, "(%s * %s)"},     {isl_ast_expr_op_div, "(%s / %s)"},
-      {isl_ast_expr_op_pdiv_q, "(%s / %s)"},  {isl_ast_expr_op_fdiv_q, "lathe_fdiv(%s, %s)"},
-      {isl_ast_expr_op_pdiv_r, "(%s %% %s)"}, {isl_ast_expr_op_zdiv_r, "(%s %% %s)"},
-      {isl_ast_expr_op_eq, "(%s == %s)"},     {isl_ast_expr_op_le, "(%s <= %s)"},
-      {isl_ast_expr_op_lt, "(%s < %s)"},      {isl_ast_expr_op_ge, "(%s >= %s)"},
-      {isl_ast_expr_op_gt, "(%s > %s)"},      {isl_ast_expr_op_and, "(%s && %s)"},
+      {isl_ast_expr_op_add, "(%s + %s)"},       {isl_ast_expr_op_sub, "(%s - %s)"},
+      {isl_ast_expr_op_mul, "(%s * %s)"},       {isl_ast_expr_op_div, "(%s / %s)"},
+      {isl_ast_expr_op_pdiv_q, "(%s / %s)"},    {isl_ast_expr_op_fdiv_q, "lathe_fdiv(%s, %s)"},
+      {isl_ast_expr_op_pdiv_r, "(%s %% %s)"},   {isl_ast_expr_op_zdiv_r, "(%s %% %s)"},
+      {isl_ast_expr_op_eq, "(%s == %s)"},       {isl_ast_expr_op_le, "(%s <= %s)"},
+      {isl_ast_expr_op_lt, "(%s < %s)"},        {isl_ast_expr_op_ge, "(%s >= %s)"},
+      {isl_ast_expr_op_gt, "(%s > %s)"},        {isl_ast_expr_op_and, "(%s && %s)"},
       {isl_ast_expr_op_and_then, "(%s && %s)"}, {isl_ast_expr_op_or, "(%s || %s)"},
       {isl_ast_expr_op_or_else, "(%s || %s)"},
   };
@@ -294,7 +295,8 @@ static bool canonical(walk_t *w, __isl_keep isl_ast_node *f, isl_id *it, isl_id 
   }
   isl_ast_expr *inc = isl_ast_node_for_get_inc(f), *cond = isl_ast_node_for_get_cond(f);
   isl_val *step = isl_ast_expr_get_type(inc) == isl_ast_expr_int ? isl_ast_expr_get_val(inc) : NULL;
-  ok = step && isl_val_is_one(step) == isl_bool_true && isl_ast_expr_get_type(cond) == isl_ast_expr_op;
+  ok = step && isl_val_is_one(step) == isl_bool_true &&
+       isl_ast_expr_get_type(cond) == isl_ast_expr_op;
   enum isl_ast_expr_op_type op = ok ? isl_ast_expr_op_get_type(cond) : isl_ast_expr_op_error;
   ok = ok && (op == isl_ast_expr_op_lt || op == isl_ast_expr_op_le);
   isl_ast_expr *lhs = ok ? isl_ast_expr_op_get_arg(cond, 0) : NULL;
@@ -316,10 +318,11 @@ static bool canonical(walk_t *w, __isl_keep isl_ast_node *f, isl_id *it, isl_id 
       isl_val_free(l);
       *ext = gen_str(w->g, "%ldLL", e > 0 ? e : 0);
     } else {
-      const char *span = strcmp(*lo, "0LL") ? gen_str(w->g, "%s - %s", ax(w, rhs), *lo) : ax(w, rhs);
-      *ext = gen_str(w->g, op == isl_ast_expr_op_le ? "lathe_max64(%s + 1LL, 0LL)"
-                                                    : "lathe_max64(%s, 0LL)",
-                     span);
+      const char *span =
+          strcmp(*lo, "0LL") ? gen_str(w->g, "%s - %s", ax(w, rhs), *lo) : ax(w, rhs);
+      *ext = gen_str(
+          w->g, op == isl_ast_expr_op_le ? "lathe_max64(%s + 1LL, 0LL)" : "lathe_max64(%s, 0LL)",
+          span);
     }
     isl_ast_expr_free(init2);
   }
@@ -340,7 +343,8 @@ static void flatten(walk_t *w, __isl_keep isl_ast_node *node, uint32_t max, bool
   while (c->n < max && c->n < LATHE_KMAX_ITERS && isl_ast_node_get_type(n) == isl_ast_node_for) {
     isl_id *it = for_id(n);
     const char *lo, *ext;
-    if ((!allow_reduce && reduces_over(w, n, it)) || !canonical(w, n, it, c->ids, c->n, &lo, &ext)) {
+    if ((!allow_reduce && reduces_over(w, n, it)) ||
+        !canonical(w, n, it, c->ids, c->n, &lo, &ext)) {
       isl_id_free(it);
       break;
     }
@@ -370,10 +374,9 @@ static void open_chain(walk_t *w, const chain_t *c, over_t over) {
       [OVER_GRID] = "(long long)blockIdx.x * (long long)blockDim.x + (long long)threadIdx.x",
       [OVER_BLOCKS] = "(long long)blockIdx.x",
       [OVER_THREADS] = "(long long)threadIdx.x"};
-  static const char *const stride[] = {
-      [OVER_GRID] = "(long long)gridDim.x * (long long)blockDim.x",
-      [OVER_BLOCKS] = "(long long)gridDim.x",
-      [OVER_THREADS] = "(long long)blockDim.x"};
+  static const char *const stride[] = {[OVER_GRID] = "(long long)gridDim.x * (long long)blockDim.x",
+                                       [OVER_BLOCKS] = "(long long)gridDim.x",
+                                       [OVER_THREADS] = "(long long)blockDim.x"};
   gen_line(g, "{");
   g->indent++;
   const char *ext[LATHE_KMAX_ITERS], *total = NULL;
@@ -536,8 +539,8 @@ static bool init_then_nest(walk_t *w, __isl_keep isl_ast_node_list *l, int i) {
   uint32_t si;
   bool init = false, yes = isl_ast_node_get_type(c) == isl_ast_node_user &&
                            user_stmt(w, c, &si, &init) && init &&
-                           isl_ast_node_get_type(next) == isl_ast_node_for &&
-                           w->accum_stmt < 0 && reduction_nest(w, next) == (int32_t)si;
+                           isl_ast_node_get_type(next) == isl_ast_node_for && w->accum_stmt < 0 &&
+                           reduction_nest(w, next) == (int32_t)si;
   if (yes) w->pending[si] = true;
   isl_ast_node_free(c);
   isl_ast_node_free(next);

@@ -50,7 +50,8 @@ static void destroy(lathe_codegen_artifact_t *a) { release(a); }
 static void own_names(lathe_codegen_artifact_t *a) {
   lathe_rt_program_t *d = (lathe_rt_program_t *)a->program;
   for (int32_t i = 0; i < d->num_params; ++i)
-    ((lathe_rt_param_desc_t *)&d->params[i])->name = lathe_arena_strdup(&a->arena, d->params[i].name);
+    ((lathe_rt_param_desc_t *)&d->params[i])->name =
+        lathe_arena_strdup(&a->arena, d->params[i].name);
   for (int32_t i = 0; i < d->num_buffers; ++i)
     ((lathe_rt_buffer_desc_t *)&d->buffers[i])->name =
         lathe_arena_strdup(&a->arena, d->buffers[i].name ? d->buffers[i].name : "");
@@ -94,7 +95,8 @@ static lathe_status_t compile(const lathe_kprogram_t *program,
   atomic_init(&a->refs, 1);
   lathe_arena_init(&a->arena);
   a->symbol = strdup(opts.program_symbol ? opts.program_symbol : "lathe_program");
-  lathe_status_t st = a->symbol ? NULL : lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  lathe_status_t st =
+      a->symbol ? NULL : lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   if (!st) st = lathe_cuda_generate(program, &opts, &a->source);
   if (!st) st = lathe_codegen_describe(program, &a->arena, not_on_host, &a->program);
   if (!st) own_names(a);

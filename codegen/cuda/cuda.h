@@ -35,8 +35,7 @@ bool lathe_cuda_have_nvrtc(void);
 
 /* Parses a target: NULL, "" or "host" = sm_80 and sm_90; otherwise
  * "sm_NN[,sm_MM...]" (NN from 75 up), sorted and deduplicated. */
-lathe_status_t lathe_cuda_parse_target(const char *target, int32_t *out_archs,
-                                       uint32_t *out_count);
+lathe_status_t lathe_cuda_parse_target(const char *target, int32_t *out_archs, uint32_t *out_count);
 
 /* ---- source generation (no NVRTC needed) ------------------------------------- */
 
@@ -66,7 +65,7 @@ void lathe_cuda_source_destroy(lathe_cuda_source_t *source); /* NULL is fine */
 /* The machine code of one source for one architecture. */
 typedef struct lathe_cuda_binary {
   int32_t arch;
-  char *ptx; /* NUL-terminated */
+  char *ptx;       /* NUL-terminated */
   size_t ptx_size; /* bytes, the NUL included */
   void *cubin;
   size_t cubin_size;

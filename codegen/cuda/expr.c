@@ -74,7 +74,8 @@ const char *ev_expr(ev_t *e, const lathe_kexpr_t *x) {
   if (!x) return gen_fail(g, LATHE_STATUS_INTERNAL, "missing expression");
   if (lathe_hashmap_get(&e->memo, &x, sizeof x, &found)) return found;
   if (!cu_dtype_supported(x->dtype))
-    return gen_fail(g, LATHE_STATUS_UNSUPPORTED, "unsupported dtype %s", lathe_dtype_name(x->dtype));
+    return gen_fail(g, LATHE_STATUS_UNSUPPORTED, "unsupported dtype %s",
+                    lathe_dtype_name(x->dtype));
   const char *v = NULL, *arg[3] = {NULL, NULL, NULL};
   if (x->kind != LATHE_KEXPR_LOAD)
     for (uint32_t i = 0; i < x->num_args && i < 3; ++i)

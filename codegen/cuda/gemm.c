@@ -43,18 +43,22 @@ void cu_gemm_store(gen_t *g, const lathe_kgemm_t *gm, const char *b, const char 
 }
 
 void cu_gemm_open_tiles(gen_t *g, const lathe_kgemm_t *gm, int bm, int bn) {
-  gen_line(g, "const long long M = %s, N = %s, K = %s, NB = %s;", cu_dim(g, gm->m), cu_dim(g, gm->n),
-           cu_dim(g, gm->k), cu_dim(g, gm->batch));
+  gen_line(g, "const long long M = %s, N = %s, K = %s, NB = %s;", cu_dim(g, gm->m),
+           cu_dim(g, gm->n), cu_dim(g, gm->k), cu_dim(g, gm->batch));
   gen_line(g, "const int tid = (int)threadIdx.x;");
   gen_line(g, "for (long long bz = blockIdx.z; bz < NB; bz += gridDim.z) {");
   g->indent++;
   gen_line(g, "const long long aoff = %s, boff = %s;", gm->a.broadcast ? "0LL" : "bz * M * K",
            gm->b.broadcast ? "0LL" : "bz * K * N");
-  gen_line(g, "for (long long m0 = (long long)blockIdx.y * %d; m0 < M; m0 += (long long)gridDim.y * %d) {",
-           bm, bm);
+  gen_line(
+      g,
+      "for (long long m0 = (long long)blockIdx.y * %d; m0 < M; m0 += (long long)gridDim.y * %d) {",
+      bm, bm);
   g->indent++;
-  gen_line(g, "for (long long n0 = (long long)blockIdx.x * %d; n0 < N; n0 += (long long)gridDim.x * %d) {",
-           bn, bn);
+  gen_line(
+      g,
+      "for (long long n0 = (long long)blockIdx.x * %d; n0 < N; n0 += (long long)gridDim.x * %d) {",
+      bn, bn);
   g->indent++;
 }
 

@@ -45,10 +45,10 @@ typedef struct gen {
   const lathe_kernel_t *k;
   lathe_strbuf_t *out; /* where gen_line writes */
   int indent;
-  uint32_t tmp;       /* next temporary number */
-  bool *param_used;   /* [num_params] */
-  bool *buffer_used;  /* [num_buffers] */
-  bool *root_written; /* [num_buffers]: roots this kernel writes */
+  uint32_t tmp;          /* next temporary number */
+  bool *param_used;      /* [num_params] */
+  bool *buffer_used;     /* [num_buffers] */
+  bool *root_written;    /* [num_buffers]: roots this kernel writes */
   lathe_strbuf_t shared; /* the kernel's __shared__ declarations */
   uint32_t shared_bytes;
 } gen_t;
@@ -149,8 +149,8 @@ bool cu_gemm_wmma(const gen_t *g, const lathe_kgemm_t *gm);
 void cu_wmma_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *launch);
 /* The epilogue store of GEMM element (b, m, n) with accumulator `acc`, when
  * m < M and n < N (shared by both GEMM generators). */
-void cu_gemm_store(gen_t *g, const lathe_kgemm_t *gm, const char *b, const char *m,
-                   const char *n, const char *acc, const char *M, const char *N);
+void cu_gemm_store(gen_t *g, const lathe_kgemm_t *gm, const char *b, const char *m, const char *n,
+                   const char *acc, const char *M, const char *N);
 /* GEMM scaffolding both generators share (gemm.c): declares M, N, K, NB,
  * tid and opens the batch / row-tile / column-tile stride loops (bz, m0, n0;
  * aoff/boff are the batch offsets of A and B); close_tiles closes them. */

@@ -117,9 +117,11 @@ lathe_status_t lathe_cuda_nvrtc_compile(const lathe_cuda_source_t *source, int32
   if (!st) {
     b.ptx = malloc(b.ptx_size + 1);
     b.cubin = malloc(b.cubin_size);
-    if (!b.ptx || !b.cubin) st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    if (!b.ptx || !b.cubin)
+      st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
-  if (!st && (r = nvrtcGetPTX(prog, b.ptx)) != NVRTC_SUCCESS) st = nvrtc_error(r, "nvrtcGetPTX", arch);
+  if (!st && (r = nvrtcGetPTX(prog, b.ptx)) != NVRTC_SUCCESS)
+    st = nvrtc_error(r, "nvrtcGetPTX", arch);
   if (!st && (r = nvrtcGetCUBIN(prog, b.cubin)) != NVRTC_SUCCESS)
     st = nvrtc_error(r, "nvrtcGetCUBIN", arch);
   nvrtcDestroyProgram(&prog);

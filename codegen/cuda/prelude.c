@@ -27,7 +27,8 @@ static const char *const prelude[] = {
     "template <class T> LATHE_DEV T lathe_wmul(T a, T b) {\n",
     "  return (T)((unsigned long long)a * (unsigned long long)b);\n",
     "}\n",
-    "template <class T> LATHE_DEV T lathe_wneg(T a) { return (T)(0ull - (unsigned long long)a); }\n",
+    "template <class T> LATHE_DEV T lathe_wneg(T a) { return (T)(0ull - (unsigned long long)a); "
+    "}\n",
     "template <class T> LATHE_DEV T lathe_iabs(T a) { return a < (T)0 ? lathe_wneg(a) : a; }\n",
     "template <class T> LATHE_DEV T lathe_isign(T a) {\n",
     "  return a > (T)0 ? (T)1 : a < (T)0 ? (T)-1 : (T)0;\n",
@@ -55,8 +56,10 @@ static const char *const prelude[] = {
     "template <class T> LATHE_DEV T lathe_sfmod(T a, T b) {\n",
     "  return (b == (T)0 || b == (T)-1) ? (T)0 : (T)(a % b);\n",
     "}\n",
-    "template <class T> LATHE_DEV T lathe_udiv(T a, T b) { return b == (T)0 ? (T)0 : (T)(a / b); }\n",
-    "template <class T> LATHE_DEV T lathe_urem(T a, T b) { return b == (T)0 ? (T)0 : (T)(a % b); }\n",
+    "template <class T> LATHE_DEV T lathe_udiv(T a, T b) { return b == (T)0 ? (T)0 : (T)(a / b); "
+    "}\n",
+    "template <class T> LATHE_DEV T lathe_urem(T a, T b) { return b == (T)0 ? (T)0 : (T)(a % b); "
+    "}\n",
     "\n",
     "/* shifts: counts outside [0, bits) give 0, or the sign for signed >> */\n",
     "template <class T> LATHE_DEV T lathe_shl(T a, T b, int bits) {\n",
@@ -125,7 +128,8 @@ static const char *const prelude[] = {
     "LATHE_DEV void lathe_st_4(unsigned char *p, long long i, unsigned int v) {\n",
     "  unsigned long long byte = (unsigned long long)(p + (i >> 1));\n",
     "  unsigned int *word = (unsigned int *)(byte & ~3ull);\n",
-    "  unsigned int shift = (unsigned int)((byte & 3ull) * 8ull + (unsigned long long)(i & 1) * 4ull);\n",
+    "  unsigned int shift = (unsigned int)((byte & 3ull) * 8ull + (unsigned long long)(i & 1) * "
+    "4ull);\n",
     "  unsigned int mask = 15u << shift, old = *word, assumed;\n",
     "  do {\n",
     "    assumed = old;\n",
@@ -143,5 +147,6 @@ static const char *const prelude[] = {
 };
 
 void cu_prelude(lathe_strbuf_t *sb) {
-  for (size_t i = 0; i < sizeof prelude / sizeof prelude[0]; ++i) lathe_strbuf_append(sb, prelude[i]);
+  for (size_t i = 0; i < sizeof prelude / sizeof prelude[0]; ++i)
+    lathe_strbuf_append(sb, prelude[i]);
 }

@@ -49,7 +49,9 @@ const char *cu_reg_type(lathe_dtype_t t) { return cu_dtype_supported(t) ? types[
 const char *cu_shuffle_type(lathe_dtype_t t) {
   return cu_dtype_supported(t) ? types[t].shuffle : "int";
 }
-uint32_t cu_shuffle_bytes(lathe_dtype_t t) { return strstr(cu_shuffle_type(t), "long") || t == LATHE_DTYPE_F64 ? 8 : 4; }
+uint32_t cu_shuffle_bytes(lathe_dtype_t t) {
+  return strstr(cu_shuffle_type(t), "long") || t == LATHE_DTYPE_F64 ? 8 : 4;
+}
 
 static bool is_small(lathe_dtype_t t) { return t == LATHE_DTYPE_I4 || t == LATHE_DTYPE_U4; }
 static bool is_unsigned_int(lathe_dtype_t t) {

@@ -111,14 +111,16 @@ static uint32_t count_lines(const char *s) {
 }
 
 /* "ceil(N*100 / 256)" (capped blocks are not shown: grid loops cover them). */
-static void grid_text(lathe_strbuf_t *sb, const lathe_kprogram_t *p, const lathe_cuda_grid_dim_t *g) {
+static void grid_text(lathe_strbuf_t *sb, const lathe_kprogram_t *p,
+                      const lathe_cuda_grid_dim_t *g) {
   lathe_strbuf_t w;
   lathe_strbuf_init(&w);
   if (g->work.factor != 1 || g->work.num_params == 0)
     lathe_strbuf_printf(&w, "%lld", (long long)g->work.factor);
   for (int32_t i = 0; i < g->work.num_params; ++i)
     lathe_strbuf_printf(&w, "%s%s", w.len ? "*" : "", p->params[g->work.params[i]]->name);
-  if (g->per_block > 1) lathe_strbuf_printf(sb, "ceil(%s / %lld)", lathe_strbuf_cstr(&w), (long long)g->per_block);
+  if (g->per_block > 1)
+    lathe_strbuf_printf(sb, "ceil(%s / %lld)", lathe_strbuf_cstr(&w), (long long)g->per_block);
   else lathe_strbuf_append(sb, lathe_strbuf_cstr(&w));
   lathe_strbuf_destroy(&w);
 }
@@ -151,10 +153,11 @@ static void kernel(gen_t *g, uint32_t index, lathe_strbuf_t *src, lathe_cuda_lau
     grid_text(src, p, &launch->grid[d]);
   }
   lathe_strbuf_append(src, ") */\n");
-  lathe_strbuf_printf(src,
-                      "extern \"C\" __global__ void __launch_bounds__(%u)\n"
-                      "%s(void *const *__restrict__ lathe_B, const long long *__restrict__ lathe_P) {\n",
-                      launch->block[0], launch->symbol);
+  lathe_strbuf_printf(
+      src,
+      "extern \"C\" __global__ void __launch_bounds__(%u)\n"
+      "%s(void *const *__restrict__ lathe_B, const long long *__restrict__ lathe_P) {\n",
+      launch->block[0], launch->symbol);
   lathe_strbuf_append(src, lathe_strbuf_cstr(&g->shared));
   bool any_param = false;
   for (uint32_t q = 0; q < p->num_params; ++q)
@@ -200,7 +203,8 @@ void lathe_cuda_source_destroy(lathe_cuda_source_t *s) {
   free(s);
 }
 
-lathe_status_t lathe_cuda_generate(const lathe_kprogram_t *p, const lathe_codegen_options_t *options,
+lathe_status_t lathe_cuda_generate(const lathe_kprogram_t *p,
+                                   const lathe_codegen_options_t *options,
                                    lathe_cuda_source_t **out_source) {
   LATHE_RETURN_IF_ERROR(check_program(p));
   lathe_codegen_options_t opts;
@@ -209,7 +213,8 @@ lathe_status_t lathe_cuda_generate(const lathe_kprogram_t *p, const lathe_codege
   int32_t archs[LATHE_CUDA_MAX_ARCHS];
   uint32_t num_archs;
   LATHE_RETURN_IF_ERROR(lathe_cuda_parse_target(opts.target, archs, &num_archs));
-  gen_t g = {.p = p, .symbol = opts.program_symbol ? opts.program_symbol : "lathe_program",
+  gen_t g = {.p = p,
+             .symbol = opts.program_symbol ? opts.program_symbol : "lathe_program",
              .wmma_ok = archs[0] >= 80};
   lathe_arena_init(&g.arena);
   g.param_used = LATHE_ARENA_NEW_ARRAY(&g.arena, bool, p->num_params + 1);
@@ -228,7 +233,8 @@ lathe_status_t lathe_cuda_generate(const lathe_kprogram_t *p, const lathe_codege
   for (uint32_t i = 0; i < p->num_kernels && !g.error && s && launches && first && last; ++i) {
     first[i] = count_lines(lathe_strbuf_cstr(&kernels));
     kernel(&g, i, &kernels, &launches[i]);
-    last[i] = count_lines(lathe_strbuf_cstr(&kernels)) - 1; /* the closing brace, not the blank line */
+    last[i] =
+        count_lines(lathe_strbuf_cstr(&kernels)) - 1; /* the closing brace, not the blank line */
   }
   if (!g.error && (!s || !launches || !first || !last))
     g.error = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");

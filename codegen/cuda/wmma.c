@@ -71,7 +71,8 @@ void cu_wmma_kernel(gen_t *g, const lathe_kernel_t *k, lathe_cuda_launch_t *laun
   gen_line(g, "}");
   gen_line(g, "#pragma unroll");
   gen_line(g, "for (int i = 0; i < 4; ++i)");
-  gen_line(g, "  nvcuda::wmma::mma_sync(fc[i >> 1][i & 1], fa[i >> 1], fb[i & 1], fc[i >> 1][i & 1]);");
+  gen_line(
+      g, "  nvcuda::wmma::mma_sync(fc[i >> 1][i & 1], fa[i >> 1], fb[i & 1], fc[i >> 1][i & 1]);");
   gen_line(g, "__syncthreads();");
   g->indent--;
   gen_line(g, "}");

@@ -56,9 +56,9 @@ typedef struct lathe_cuda_grid_dim {
 /* How to launch one kernel. Offsets: kernel 0, symbol 8, block 16,
  * shared_bytes 28, grid 32; size 224. */
 typedef struct lathe_cuda_launch {
-  const char *kernel; /* the kernel's name, as in the descriptor */
-  const char *symbol; /* its __global__ function in the images */
-  uint32_t block[3];  /* threads per block */
+  const char *kernel;    /* the kernel's name, as in the descriptor */
+  const char *symbol;    /* its __global__ function in the images */
+  uint32_t block[3];     /* threads per block */
   uint32_t shared_bytes; /* static __shared__ bytes it declares (launch with 0 dynamic) */
   lathe_cuda_grid_dim_t grid[3];
 } lathe_cuda_launch_t;

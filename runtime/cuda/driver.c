@@ -54,8 +54,8 @@ lathe_status_t cu_api_open(cu_api_t *out) {
     void *sym = dlsym(api.lib, symbols[i].name);
     if (!sym) {
       dlclose(api.lib);
-      return lathe_status_make(LATHE_STATUS_UNSUPPORTED,
-                               "CUDA driver '%s' has no %s (too old?)", path, symbols[i].name);
+      return lathe_status_make(LATHE_STATUS_UNSUPPORTED, "CUDA driver '%s' has no %s (too old?)",
+                               path, symbols[i].name);
     }
     /* a function pointer has the size of a data pointer on every POSIX system */
     memcpy((char *)&api + symbols[i].offset, &sym, sizeof sym);

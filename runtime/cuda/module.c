@@ -116,10 +116,10 @@ static lathe_status_t load(lathe_rt_cuda_t *rt) {
   int major = 0, minor = 0;
   LATHE_RETURN_IF_ERROR(cu_check(api, api->init(0), "cuInit", NULL));
   LATHE_RETURN_IF_ERROR(cu_check(api, api->device_get(&rt->device, 0), "cuDeviceGet", NULL));
-  LATHE_RETURN_IF_ERROR(cu_check(
-      api, api->device_attribute(&major, CU_ATTR_CC_MAJOR, rt->device), "cuDeviceGetAttribute", NULL));
-  LATHE_RETURN_IF_ERROR(cu_check(
-      api, api->device_attribute(&minor, CU_ATTR_CC_MINOR, rt->device), "cuDeviceGetAttribute", NULL));
+  LATHE_RETURN_IF_ERROR(cu_check(api, api->device_attribute(&major, CU_ATTR_CC_MAJOR, rt->device),
+                                 "cuDeviceGetAttribute", NULL));
+  LATHE_RETURN_IF_ERROR(cu_check(api, api->device_attribute(&minor, CU_ATTR_CC_MINOR, rt->device),
+                                 "cuDeviceGetAttribute", NULL));
   rt->arch = major * 10 + minor;
   const lathe_cuda_image_t *image = lathe_cuda_pick_image(rt->cuda, rt->arch);
   if (!image)
@@ -127,16 +127,15 @@ static lathe_status_t load(lathe_rt_cuda_t *rt) {
                              "the GPU is sm_%d, older than every architecture the program was "
                              "compiled for",
                              rt->arch);
-  LATHE_RETURN_IF_ERROR(cu_check(api, api->primary_retain(&rt->ctx, rt->device),
-                                 "cuDevicePrimaryCtxRetain", NULL));
+  LATHE_RETURN_IF_ERROR(
+      cu_check(api, api->primary_retain(&rt->ctx, rt->device), "cuDevicePrimaryCtxRetain", NULL));
   LATHE_RETURN_IF_ERROR(cu_check(api, api->ctx_set_current(rt->ctx), "cuCtxSetCurrent", NULL));
-  LATHE_RETURN_IF_ERROR(cu_check(api, api->module_load_data(&rt->module, image->data),
-                                 "cuModuleLoadData", NULL));
+  LATHE_RETURN_IF_ERROR(
+      cu_check(api, api->module_load_data(&rt->module, image->data), "cuModuleLoadData", NULL));
   for (int32_t k = 0; k < rt->cuda->num_kernels; ++k)
-    LATHE_RETURN_IF_ERROR(cu_check(api,
-                                   api->module_get_function(&rt->functions[k], rt->module,
-                                                            rt->cuda->launches[k].symbol),
-                                   "cuModuleGetFunction", rt->cuda->launches[k].kernel));
+    LATHE_RETURN_IF_ERROR(cu_check(
+        api, api->module_get_function(&rt->functions[k], rt->module, rt->cuda->launches[k].symbol),
+        "cuModuleGetFunction", rt->cuda->launches[k].kernel));
   return NULL;
 }
 

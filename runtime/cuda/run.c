@@ -37,16 +37,16 @@ static lathe_status_t oom(void) {
 static lathe_status_t alloc(run_t *r, cu_ptr_t *out, uint64_t bytes, const char *what) {
   *out = 0;
   if (!bytes) return NULL;
-  return lathe_status_annotate(cu_check(&r->rt->api, r->rt->api.mem_alloc(out, bytes), "cuMemAlloc", NULL),
-                               "%s", what);
+  return lathe_status_annotate(
+      cu_check(&r->rt->api, r->rt->api.mem_alloc(out, bytes), "cuMemAlloc", NULL), "%s", what);
 }
 
 static lathe_status_t upload_weights(lathe_rt_cuda_t *rt, const lathe_rt_weights_t *weights) {
   const lathe_rt_program_t *p = rt->program;
   if (p->num_weights == 0 || rt->weights_of == weights) return NULL;
   if (!weights)
-    return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "the program has %d weights, none given",
-                             (int)p->num_weights);
+    return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
+                             "the program has %d weights, none given", (int)p->num_weights);
   cu_api_t *api = &rt->api;
   for (int32_t w = 0; w < p->num_weights; ++w)
     if (rt->weights[w]) api->mem_free(rt->weights[w]), rt->weights[w] = 0;
@@ -56,8 +56,10 @@ static lathe_status_t upload_weights(lathe_rt_cuda_t *rt, const lathe_rt_weights
     uint64_t bytes;
     LATHE_RETURN_IF_ERROR(lathe_rt_weights_get(weights, w, &data, &bytes));
     if (!bytes) continue;
-    LATHE_RETURN_IF_ERROR(cu_check(api, api->mem_alloc(&rt->weights[w], bytes), "cuMemAlloc", NULL));
-    LATHE_RETURN_IF_ERROR(cu_check(api, api->memcpy_htod(rt->weights[w], data, bytes), "cuMemcpyHtoD", NULL));
+    LATHE_RETURN_IF_ERROR(
+        cu_check(api, api->mem_alloc(&rt->weights[w], bytes), "cuMemAlloc", NULL));
+    LATHE_RETURN_IF_ERROR(
+        cu_check(api, api->memcpy_htod(rt->weights[w], data, bytes), "cuMemcpyHtoD", NULL));
   }
   rt->weights_of = weights;
   return NULL;
@@ -81,10 +83,9 @@ static lathe_status_t check_outputs(const lathe_rt_program_t *p, const int64_t *
     if (!same) {
       char expected[256];
       lathe_rt_tensor_format_type(&want, expected, sizeof expected);
-      return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
-                               "output '%s' (#%d): expected a dense %s of %llu bytes",
-                               b->name ? b->name : "?", (int)b->index, expected,
-                               (unsigned long long)want.byte_size);
+      return lathe_status_make(
+          LATHE_STATUS_INVALID_ARGUMENT, "output '%s' (#%d): expected a dense %s of %llu bytes",
+          b->name ? b->name : "?", (int)b->index, expected, (unsigned long long)want.byte_size);
     }
   }
   return NULL;
@@ -139,8 +140,9 @@ static lathe_status_t execute(run_t *r, const lathe_rt_weights_t *weights,
     LATHE_RETURN_IF_ERROR(lathe_rt_tensor_dense_bytes(&inputs[k], &bytes));
     LATHE_RETURN_IF_ERROR(alloc(r, &r->inputs[k], bytes, "inputs"));
     if (bytes)
-      LATHE_RETURN_IF_ERROR(cu_check(api, api->memcpy_htod_async(r->inputs[k], inputs[k].data, bytes, r->stream),
-                                     "cuMemcpyHtoDAsync", NULL));
+      LATHE_RETURN_IF_ERROR(
+          cu_check(api, api->memcpy_htod_async(r->inputs[k], inputs[k].data, bytes, r->stream),
+                   "cuMemcpyHtoDAsync", NULL));
   }
   for (int32_t k = 0; k < num_outputs; ++k) {
     uint64_t bytes = 0;
@@ -151,26 +153,28 @@ static lathe_status_t execute(run_t *r, const lathe_rt_weights_t *weights,
   LATHE_RETURN_IF_ERROR(alloc(r, &r->table, table_bytes ? table_bytes : 8, "tables"));
   fill_table(r);
   if (table_bytes)
-    LATHE_RETURN_IF_ERROR(cu_check(api, api->memcpy_htod_async(r->table, r->host_table, table_bytes, r->stream),
-                                   "cuMemcpyHtoDAsync", NULL));
+    LATHE_RETURN_IF_ERROR(
+        cu_check(api, api->memcpy_htod_async(r->table, r->host_table, table_bytes, r->stream),
+                 "cuMemcpyHtoDAsync", NULL));
   cu_ptr_t buffers = r->table, params = r->table + 8 * (uint64_t)p->num_buffers;
   void *args[2] = {&buffers, &params};
   for (int32_t k = 0; k < p->num_kernels; ++k) {
     const lathe_cuda_launch_t *l = &rt->cuda->launches[k];
     uint32_t grid[3];
     lathe_cuda_launch_grid(l, r->params, grid);
-    LATHE_RETURN_IF_ERROR(cu_check(api,
-                                   api->launch(rt->functions[k], grid[0], grid[1], grid[2],
-                                               l->block[0], l->block[1], l->block[2], 0, r->stream,
-                                               args, NULL),
-                                   "cuLaunchKernel", l->kernel));
+    LATHE_RETURN_IF_ERROR(
+        cu_check(api,
+                 api->launch(rt->functions[k], grid[0], grid[1], grid[2], l->block[0], l->block[1],
+                             l->block[2], 0, r->stream, args, NULL),
+                 "cuLaunchKernel", l->kernel));
   }
   for (int32_t k = 0; k < num_outputs; ++k) {
     uint64_t bytes = 0;
     LATHE_RETURN_IF_ERROR(lathe_rt_tensor_dense_bytes(&outputs[k], &bytes));
     if (bytes)
-      LATHE_RETURN_IF_ERROR(cu_check(api, api->memcpy_dtoh_async(outputs[k].data, r->outputs[k], bytes, r->stream),
-                                     "cuMemcpyDtoHAsync", NULL));
+      LATHE_RETURN_IF_ERROR(
+          cu_check(api, api->memcpy_dtoh_async(outputs[k].data, r->outputs[k], bytes, r->stream),
+                   "cuMemcpyDtoHAsync", NULL));
   }
   return cu_check(api, api->stream_synchronize(r->stream), "cuStreamSynchronize", NULL);
 }

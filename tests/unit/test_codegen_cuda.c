@@ -17,9 +17,9 @@
 #include "ir/text.h"
 #include "kernel/kernel.h"
 
-#define OK(expr)                                                    \
-  do {                                                              \
-    lathe_status_t st_ = (expr);                                    \
+#define OK(expr)                                                   \
+  do {                                                             \
+    lathe_status_t st_ = (expr);                                   \
     if (st_) fail_msg("%s: %s", #expr, lathe_status_message(st_)); \
   } while (0)
 
@@ -169,10 +169,13 @@ static void test_unfinished_program(void **state) {
   lathe_kprogram_destroy(p);
 }
 
-static lathe_cuda_launch_t launch_of(int64_t factor, int32_t param, int64_t per_block, int64_t cap) {
+static lathe_cuda_launch_t launch_of(int64_t factor, int32_t param, int64_t per_block,
+                                     int64_t cap) {
   lathe_cuda_launch_t l = {.kernel = "k0", .symbol = "s", .block = {64, 1, 1}};
-  for (int d = 0; d < 3; ++d) l.grid[d] = (lathe_cuda_grid_dim_t){.work = {.factor = 1}, .per_block = 1, .cap = 1};
-  l.grid[0] = (lathe_cuda_grid_dim_t){.work = {.factor = factor}, .per_block = per_block, .cap = cap};
+  for (int d = 0; d < 3; ++d)
+    l.grid[d] = (lathe_cuda_grid_dim_t){.work = {.factor = 1}, .per_block = 1, .cap = 1};
+  l.grid[0] =
+      (lathe_cuda_grid_dim_t){.work = {.factor = factor}, .per_block = per_block, .cap = cap};
   if (param >= 0) l.grid[0].work.params[l.grid[0].work.num_params++] = param;
   return l;
 }
@@ -203,10 +206,12 @@ static const unsigned char elf[] = {0x7f, 'E', 'L', 'F'};
 
 static void test_pick_image(void **state) {
   (void)state;
-  const lathe_cuda_image_t images[] = {
-      {LATHE_CUDA_IMAGE_CUBIN, 80, sizeof elf, elf}, {LATHE_CUDA_IMAGE_PTX, 80, sizeof ptx80, ptx80},
-      {LATHE_CUDA_IMAGE_CUBIN, 90, sizeof elf, elf}, {LATHE_CUDA_IMAGE_PTX, 90, sizeof ptx90, ptx90}};
-  lathe_cuda_program_t c = {.abi_version = LATHE_CUDA_ABI_VERSION, .num_images = 4, .images = images};
+  const lathe_cuda_image_t images[] = {{LATHE_CUDA_IMAGE_CUBIN, 80, sizeof elf, elf},
+                                       {LATHE_CUDA_IMAGE_PTX, 80, sizeof ptx80, ptx80},
+                                       {LATHE_CUDA_IMAGE_CUBIN, 90, sizeof elf, elf},
+                                       {LATHE_CUDA_IMAGE_PTX, 90, sizeof ptx90, ptx90}};
+  lathe_cuda_program_t c = {
+      .abi_version = LATHE_CUDA_ABI_VERSION, .num_images = 4, .images = images};
   assert_ptr_equal(lathe_cuda_pick_image(&c, 90), &images[2]);
   assert_ptr_equal(lathe_cuda_pick_image(&c, 80), &images[0]);
   assert_ptr_equal(lathe_cuda_pick_image(&c, 89), &images[1]); /* no sm_89 CUBIN: PTX of 80 */
@@ -236,20 +241,30 @@ static void make_tables(tables_t *t) {
   memset(t, 0, sizeof *t);
   t->dims[0] = (lathe_rt_dim_t){.param = 0};
   t->param = (lathe_rt_param_desc_t){.name = "N", .input = 0, .dim = 0};
-  t->buffers[0] = (lathe_rt_buffer_desc_t){"x", LATHE_RT_BUFFER_INPUT, 0, LATHE_RT_DTYPE_F32, 1, t->dims};
-  t->buffers[1] = (lathe_rt_buffer_desc_t){"y", LATHE_RT_BUFFER_OUTPUT, 0, LATHE_RT_DTYPE_F32, 1, t->dims};
+  t->buffers[0] =
+      (lathe_rt_buffer_desc_t){"x", LATHE_RT_BUFFER_INPUT, 0, LATHE_RT_DTYPE_F32, 1, t->dims};
+  t->buffers[1] =
+      (lathe_rt_buffer_desc_t){"y", LATHE_RT_BUFFER_OUTPUT, 0, LATHE_RT_DTYPE_F32, 1, t->dims};
   t->ids[0] = 0, t->ids[1] = 1;
   t->kernel = (lathe_rt_kernel_desc_t){"k0_exp", not_on_host, 2, 0, t->ids};
-  t->program = (lathe_rt_program_t){.abi_version = LATHE_RT_ABI_VERSION, .num_params = 1,
-                                    .num_inputs = 1, .num_outputs = 1, .num_buffers = 2,
-                                    .num_kernels = 1, .params = &t->param, .buffers = t->buffers,
+  t->program = (lathe_rt_program_t){.abi_version = LATHE_RT_ABI_VERSION,
+                                    .num_params = 1,
+                                    .num_inputs = 1,
+                                    .num_outputs = 1,
+                                    .num_buffers = 2,
+                                    .num_kernels = 1,
+                                    .params = &t->param,
+                                    .buffers = t->buffers,
                                     .kernels = &t->kernel};
   t->launch = launch_of(1, 0, 256, 1 << 20);
   t->launch.kernel = "k0_exp";
   t->launch.block[0] = 256;
   t->image = (lathe_cuda_image_t){LATHE_CUDA_IMAGE_PTX, 80, sizeof ptx80, ptx80};
-  t->cuda = (lathe_cuda_program_t){.abi_version = LATHE_CUDA_ABI_VERSION, .num_kernels = 1,
-                                   .num_images = 1, .launches = &t->launch, .images = &t->image};
+  t->cuda = (lathe_cuda_program_t){.abi_version = LATHE_CUDA_ABI_VERSION,
+                                   .num_kernels = 1,
+                                   .num_images = 1,
+                                   .launches = &t->launch,
+                                   .images = &t->image};
 }
 
 static void test_validate(void **state) {
@@ -300,10 +315,14 @@ static void test_no_driver(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_targets),        cmocka_unit_test(test_mappings),
-      cmocka_unit_test(test_lines_and_determinism), cmocka_unit_test(test_unfinished_program),
-      cmocka_unit_test(test_launch_grid),    cmocka_unit_test(test_pick_image),
-      cmocka_unit_test(test_validate),       cmocka_unit_test(test_no_driver),
+      cmocka_unit_test(test_targets),
+      cmocka_unit_test(test_mappings),
+      cmocka_unit_test(test_lines_and_determinism),
+      cmocka_unit_test(test_unfinished_program),
+      cmocka_unit_test(test_launch_grid),
+      cmocka_unit_test(test_pick_image),
+      cmocka_unit_test(test_validate),
+      cmocka_unit_test(test_no_driver),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,18 +23,19 @@
 #include "ir/text.h"
 #include "kernel/kernel.h"
 
-#define OK(expr)                                                    \
-  do {                                                              \
-    lathe_status_t st_ = (expr);                                    \
+#define OK(expr)                                                   \
+  do {                                                             \
+    lathe_status_t st_ = (expr);                                   \
     if (st_) fail_msg("%s: %s", #expr, lathe_status_message(st_)); \
   } while (0)
 
 /* softmax rows (block reductions) and a GEMM, no weights */
-static const char graph[] = "graph @g(%x: f32[N, 100], %w: f32[100, 48]) -> (f32[N, 100], f32[N, 48]) {\n"
-                            "  %0 = softmax %x {axis = -1} : f32[N, 100]\n"
-                            "  %1 = matmul %x, %w : f32[N, 48]\n"
-                            "  return %0, %1\n"
-                            "}\n";
+static const char graph[] =
+    "graph @g(%x: f32[N, 100], %w: f32[100, 48]) -> (f32[N, 100], f32[N, 48]) {\n"
+    "  %0 = softmax %x {axis = -1} : f32[N, 100]\n"
+    "  %1 = matmul %x, %w : f32[N, 48]\n"
+    "  return %0, %1\n"
+    "}\n";
 
 typedef struct fixture {
   lathe_module_t *module;
@@ -75,7 +76,10 @@ static void test_archs(void **state) {
       snprintf(entry, sizeof entry, ".entry %s(", s->launches[k].symbol);
       if (!strstr(b.ptx, entry)) fail_msg("no '%s' in the PTX", entry);
     }
-    assert_true(b.cubin_size > 4 && memcmp(b.cubin, "\x7f" "ELF", 4) == 0);
+    assert_true(b.cubin_size > 4 && memcmp(b.cubin,
+                                           "\x7f"
+                                           "ELF",
+                                           4) == 0);
     lathe_cuda_binary_free(&b);
   }
   lathe_cuda_source_destroy(s);
@@ -84,20 +88,27 @@ static void test_archs(void **state) {
 /* A hand-made source: the error on line 3 belongs to the second kernel. */
 static void test_compile_error(void **state) {
   (void)state;
-  char text[] = "extern \"C\" __global__ void k_a(void *const *lathe_B, const long long *lathe_P) {}\n"
-                "extern \"C\" __global__ void k_b(void *const *lathe_B, const long long *lathe_P) {\n"
-                "  undefined_thing = 1; other_undefined = 2;\n"
-                "}\n";
+  char text[] =
+      "extern \"C\" __global__ void k_a(void *const *lathe_B, const long long *lathe_P) {}\n"
+      "extern \"C\" __global__ void k_b(void *const *lathe_B, const long long *lathe_P) {\n"
+      "  undefined_thing = 1; other_undefined = 2;\n"
+      "}\n";
   lathe_cuda_launch_t launches[2] = {{.kernel = "k0_good", .symbol = "k_a"},
                                      {.kernel = "k1_bad", .symbol = "k_b"}};
   uint32_t first[2] = {1, 2}, last[2] = {1, 4};
-  lathe_cuda_source_t s = {.text = text, .length = strlen(text), .num_kernels = 2,
-                           .launches = launches, .first_line = first, .last_line = last};
+  lathe_cuda_source_t s = {.text = text,
+                           .length = strlen(text),
+                           .num_kernels = 2,
+                           .launches = launches,
+                           .first_line = first,
+                           .last_line = last};
   lathe_cuda_binary_t b;
   lathe_status_t st = lathe_cuda_nvrtc_compile(&s, 80, &b);
   assert_non_null(st);
   const char *msg = lathe_status_message(st);
-  if (!strstr(msg, "kernel 'k1_bad': NVRTC (sm_80): lathe.cu(3): error: identifier \"undefined_thing\"") ||
+  if (!strstr(
+          msg,
+          "kernel 'k1_bad': NVRTC (sm_80): lathe.cu(3): error: identifier \"undefined_thing\"") ||
       !strstr(msg, "(+1 more error)") || strchr(msg, '\n'))
     fail_msg("unexpected message: %s", msg);
   lathe_status_free(st);
@@ -143,8 +154,10 @@ static void run_if_gpu(const lathe_backend_t *b, const lathe_codegen_jit_t *j,
   const void *ins[2] = {x, w};
   void *outs[2] = {r0, r1};
   OK(lathe_kprogram_run_reference(p, params, ins, outs, NULL, NULL));
-  for (int i = 0; i < ROWS * 100; ++i) assert_true(fabsf(y0[i] - r0[i]) <= 1e-5f + 1e-4f * fabsf(r0[i]));
-  for (int i = 0; i < ROWS * 48; ++i) assert_true(fabsf(y1[i] - r1[i]) <= 1e-4f + 1e-4f * fabsf(r1[i]));
+  for (int i = 0; i < ROWS * 100; ++i)
+    assert_true(fabsf(y0[i] - r0[i]) <= 1e-5f + 1e-4f * fabsf(r0[i]));
+  for (int i = 0; i < ROWS * 48; ++i)
+    assert_true(fabsf(y1[i] - r1[i]) <= 1e-4f + 1e-4f * fabsf(r1[i]));
 }
 
 static void test_backend(void **state) {

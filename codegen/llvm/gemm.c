@@ -265,7 +265,7 @@ static void micro(gemm_t *g, LLVMValueRef kc, LLVMValueRef apanel, LLVMValueRef 
     for (uint32_t v = 0; v < nv; ++v) next[r * nv + v] = fma_acc(g, a, bv[v], acc[r * nv + v]);
   }
   LLVMBasicBlockRef latch = LLVMGetInsertBlock(f->b);
-  fn_loop_end(f, &l);
+  cg_loop_hint(g->cg, fn_loop_end(f, &l), false, 0, true);
   LLVMValueRef zero = LLVMConstNull(g->vt);
   for (uint32_t i = 0; i < nacc; ++i) {
     LLVMValueRef in[2] = {zero, next[i]};

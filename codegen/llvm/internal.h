@@ -4,7 +4,9 @@
  *   func.c     kernel/task functions: the ABI types, the prologue that loads
  *              buffer pointers and params, alias scopes, loop metadata
  *   scalar.c   dtypes -> LLVM types, element loads/stores (f16, bf16, i4),
- *              constants, casts, and the one table of scalar ops
+ *              constants, casts
+ *   ops.c      the one table from kernel/scalar_ops.def to LLVM code
+ *   vmath.c    exp, tanh, erf for f32 as vectorizable polynomials
  *   expr.c     expression DAGs at one iteration point (memoized per node)
  *   loops.c    LOOPS kernels from the isl AST (parallel outlining, vector
  *              loops, register accumulators for reductions)
@@ -160,6 +162,12 @@ LLVMValueRef fn_scalar_op(fn_t *f, lathe_kop_t op, lathe_dtype_t t, LLVMValueRef
 bool cg_op_supported(lathe_kop_t op, lathe_dtype_t t);
 /* Whether dtype t is one the backend knows. */
 bool cg_dtype_supported(cg_t *cg, lathe_dtype_t t);
+
+/* ---- vectorizable f32 math (vmath.c) ---------------------------------- */
+
+LLVMValueRef vm_exp_f32(fn_t *f, LLVMValueRef x);
+LLVMValueRef vm_tanh_f32(fn_t *f, LLVMValueRef x);
+LLVMValueRef vm_erf_f32(fn_t *f, LLVMValueRef x);
 
 /* ---- expressions (expr.c) ------------------------------------------------- */
 

@@ -57,9 +57,24 @@ static LLVMValueRef e_fsign(fn_t *f, lathe_dtype_t t, LLVMValueRef a, LLVMValueR
 static LLVMValueRef e_rsqrt(fn_t *f, lathe_dtype_t t, LLVMValueRef a, LLVMValueRef b) {
   return LLVMBuildFDiv(f->b, cf(a, 1), intr1(f, "llvm.sqrt", a), "");
 }
+/* f32 registers (f32, f16, bf16) get the vectorizable implementations of
+ * vmath.c; f64 keeps llvm.exp and libm. */
+static bool is_f32(fn_t *f, LLVMValueRef a) { return LLVMTypeOf(a) == f->cg->f32; }
+static LLVMValueRef e_exp(fn_t *f, lathe_dtype_t t, LLVMValueRef a, LLVMValueRef b) {
+  return is_f32(f, a) ? vm_exp_f32(f, a) : intr1(f, "llvm.exp", a);
+}
+static LLVMValueRef e_tanh(fn_t *f, lathe_dtype_t t, LLVMValueRef a, LLVMValueRef b) {
+  return is_f32(f, a) ? vm_tanh_f32(f, a) : cg_call_extern(f, "tanh", f->cg->f64, &a, 1);
+}
+static LLVMValueRef e_erf(fn_t *f, lathe_dtype_t t, LLVMValueRef a, LLVMValueRef b) {
+  return is_f32(f, a) ? vm_erf_f32(f, a) : cg_call_extern(f, "erf", f->cg->f64, &a, 1);
+}
+/* With e = exp(-|x|): 1 / (1 + e) for x >= 0, e / (1 + e) below: never
+ * overflows, and underflows gradually where the f64 reference does. */
 static LLVMValueRef e_sigmoid(fn_t *f, lathe_dtype_t t, LLVMValueRef a, LLVMValueRef b) {
-  LLVMValueRef e = intr1(f, "llvm.exp", LLVMBuildFNeg(f->b, a, ""));
-  return LLVMBuildFDiv(f->b, cf(a, 1), LLVMBuildFAdd(f->b, cf(a, 1), e, ""), "");
+  LLVMValueRef e = e_exp(f, t, LLVMBuildFNeg(f->b, intr1(f, "llvm.fabs", a), ""), NULL);
+  LLVMValueRef r = LLVMBuildFDiv(f->b, cf(a, 1), LLVMBuildFAdd(f->b, cf(a, 1), e, ""), "");
+  return sel(f, fcmp(f, LLVMRealOLT, a, cf(a, 0)), LLVMBuildFMul(f->b, e, r, ""), r);
 }
 static LLVMValueRef e_isnan(fn_t *f, lathe_dtype_t t, LLVMValueRef a, LLVMValueRef b) {
   return fcmp(f, LLVMRealUNO, a, a);
@@ -225,12 +240,12 @@ static const opmap_t ops[LATHE_KOP_COUNT] = {
     [LATHE_KOP_NEG] = {EMIT(e_fneg), EMIT(e_ineg), EMIT(e_ineg)},
     [LATHE_KOP_ABS] = {INTR("llvm.fabs"), EMIT(e_iabs), EMIT(e_id)},
     [LATHE_KOP_SIGN] = {EMIT(e_fsign), EMIT(e_isign), EMIT(e_usign)},
-    [LATHE_KOP_EXP] = {INTR("llvm.exp"), NONE, NONE},
+    [LATHE_KOP_EXP] = {EMIT(e_exp), NONE, NONE},
     [LATHE_KOP_LOG] = {INTR("llvm.log"), NONE, NONE},
     [LATHE_KOP_SQRT] = {INTR("llvm.sqrt"), NONE, NONE},
     [LATHE_KOP_RSQRT] = {EMIT(e_rsqrt), NONE, NONE},
-    [LATHE_KOP_TANH] = {LIBM("tanh"), NONE, NONE},
-    [LATHE_KOP_ERF] = {LIBM("erf"), NONE, NONE},
+    [LATHE_KOP_TANH] = {EMIT(e_tanh), NONE, NONE},
+    [LATHE_KOP_ERF] = {EMIT(e_erf), NONE, NONE},
     [LATHE_KOP_SIGMOID] = {EMIT(e_sigmoid), NONE, NONE},
     [LATHE_KOP_SIN] = {INTR("llvm.sin"), NONE, NONE},
     [LATHE_KOP_COS] = {INTR("llvm.cos"), NONE, NONE},

@@ -6,8 +6,10 @@
  *   scalar.c   dtypes as CUDA types, constants, loads/stores, casts, and the
  *              one table mapping every scalar op to a CUDA expression
  *   expr.c     expression DAGs at one point, one `const` temporary per node
- *   ast.c      isl loop ASTs as CUDA C: grid/block distribution of loops,
- *              block reductions, per-thread loops
+ *   nest.c     loop-nest queries on isl ASTs, flattening nests into one
+ *              distributed index
+ *   ast.c      isl loop ASTs as CUDA C: cooperative rows, block reductions,
+ *              per-thread loops
  *   loops.c    LOOPS kernels: GPU schedule, mapping mode, launch entry
  *   gemm.c     SIMT GEMM kernels; wmma.c: tensor-core GEMM kernels
  *   source.c   the whole program: headers, prelude, kernels, launch table
@@ -24,6 +26,7 @@
 #define LATHE_CODEGEN_CUDA_INTERNAL_H
 
 #include <isl/ast.h>
+#include <isl/id.h>
 
 #include "codegen/cuda/cuda.h"
 #include "support/hashmap.h"
@@ -135,6 +138,46 @@ typedef enum {
   CU_MAP_ROW,    /* outer `depth` loops flattened over blocks; the rest cooperatively */
   CU_MAP_SINGLE, /* the whole AST cooperatively, in block 0 */
 } cu_map_t;
+
+/* ---- loop nests (nest.c) --------------------------------------------------- */
+
+/* An isl expression as a long long C expression; argument i of an op. */
+const char *cu_isl_expr(gen_t *g, __isl_keep isl_ast_expr *x);
+const char *cu_isl_arg(gen_t *g, __isl_keep isl_ast_expr *x, int i);
+bool cu_isl_uses_id(__isl_keep isl_ast_expr *x, __isl_keep isl_id *id);
+/* The node below any marks (takes n, gives a reference); a for's iterator. */
+__isl_give isl_ast_node *cu_ast_strip(__isl_take isl_ast_node *n);
+isl_id *cu_ast_for_id(__isl_keep isl_ast_node *f);
+/* The statement of a user node and whether it is an init; false if malformed. */
+bool cu_ast_user_stmt(gen_t *g, __isl_keep isl_ast_node *user, uint32_t *out_s, bool *out_init);
+/* The first user node below n (a new reference), or NULL. */
+__isl_give isl_ast_node *cu_ast_first_user(__isl_keep isl_ast_node *n);
+/* s when every call below n is S<s> of one reduction whose target does not
+ * move inside n and whose value does not read its own target; else -1. */
+int32_t cu_ast_reduction_nest(gen_t *g, __isl_keep isl_ast_node *n);
+/* Iterator values of a user call (C expressions); with outer_only the
+ * reduction iterators are 0. False (and g->error) when malformed. */
+bool cu_ast_call_iters(gen_t *g, __isl_keep isl_ast_node *user, bool outer_only, uint32_t *out_s,
+                       bool *out_init, const char **iters);
+
+/* A perfect nest of canonical loops to run as one distributed index. */
+typedef struct cu_chain {
+  uint32_t n;
+  const char *name[LATHE_KMAX_ITERS], *lo[LATHE_KMAX_ITERS], *ext[LATHE_KMAX_ITERS];
+  isl_id *ids[LATHE_KMAX_ITERS];
+  isl_ast_node *body; /* what runs at each point (owned) */
+} cu_chain_t;
+typedef enum { CU_OVER_GRID, CU_OVER_BLOCKS, CU_OVER_THREADS } cu_over_t;
+
+/* The chain of up to `max` loops at `node` (none when it is not a loop);
+ * loops reduced over below stop it unless allow_reduce. */
+void cu_ast_flatten(gen_t *g, __isl_keep isl_ast_node *node, uint32_t max, bool allow_reduce,
+                    cu_chain_t *out_chain);
+void cu_chain_free(cu_chain_t *c);
+/* Opens the distributed loop and declares the chain's iterators; the caller
+ * emits the body, then cu_chain_close. */
+void cu_chain_open(gen_t *g, const cu_chain_t *c, cu_over_t over);
+void cu_chain_close(gen_t *g);
 
 /* Emits the body of a LOOPS kernel from its AST. */
 void cu_ast_kernel(gen_t *g, __isl_keep isl_ast_node *ast, cu_map_t map, uint32_t depth,

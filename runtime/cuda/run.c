@@ -43,10 +43,11 @@ static lathe_status_t alloc(run_t *r, cu_ptr_t *out, uint64_t bytes, const char 
 
 static lathe_status_t upload_weights(lathe_rt_cuda_t *rt, const lathe_rt_weights_t *weights) {
   const lathe_rt_program_t *p = rt->program;
-  if (p->num_weights == 0 || rt->weights_of == weights) return NULL;
+  if (p->num_weights == 0) return NULL;
   if (!weights)
     return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
                              "the program has %d weights, none given", (int)p->num_weights);
+  if (rt->weights_of == weights) return NULL;
   cu_api_t *api = &rt->api;
   for (int32_t w = 0; w < p->num_weights; ++w)
     if (rt->weights[w]) api->mem_free(rt->weights[w]), rt->weights[w] = 0;

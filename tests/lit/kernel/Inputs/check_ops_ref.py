@@ -14,6 +14,7 @@ within 1e-5 (1e-3 for f16) relative.
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import onnx
@@ -23,6 +24,7 @@ from onnx.reference import ReferenceEvaluator
 sys.path.insert(0, os.path.dirname(__file__))
 from graphs import Bare, Graph  # noqa: E402
 
+warnings.simplefilter("ignore")  # the reference's own numpy warnings on empty results
 rng = np.random.default_rng(11)
 F = np.float64
 ONNX_TYPES = {np.dtype(t): helper.np_dtype_to_tensor_dtype(np.dtype(t))
@@ -104,6 +106,80 @@ einsum("ij,jk->ik", ints(4, 5), ints(5, 3))
 einsum("i,i->i", ints(6, dtype=np.int64), ints(6, dtype=np.int64))
 einsum("ij,jk->ik", f32(3, 4).astype(np.float16), f32(4, 5).astype(np.float16))
 
+
+
+# ---- resize (onnx.reference is the reference) ----
+def resize(x, scales=None, sizes=None, axes=None, roi=None, **attrs):
+    consts = {1: None if roi is None else np.array(roi, np.float32),
+              2: None if scales is None else np.array(scales, np.float32),
+              3: None if sizes is None else np.array(sizes, np.int64)}
+    oattrs = dict(attrs)
+    if axes is not None:
+        oattrs["axes"] = axes
+    ir = dict(attrs)
+    if scales is not None:
+        ir["scales"] = [float(np.float32(v)) for v in scales]
+    if sizes is not None:
+        ir["sizes"] = list(sizes)
+    if axes is not None:
+        ir["axes"] = axes
+    if roi is not None:
+        ir["roi"] = [float(np.float32(v)) for v in roi]
+    name = "resize %s %s" % (list(x.shape), " ".join("%s=%s" % kv for kv in sorted(oattrs.items())))
+    name += " scales=%s sizes=%s" % (scales, sizes)
+    case(name, [x], lambda g, v: g.op("resize", v, lambda a: onnx_ref("Resize", [a], oattrs, consts), ir))
+
+
+img = np.arange(1, 17, dtype=np.float32).reshape(1, 1, 4, 4)
+img24 = np.arange(1, 9, dtype=np.float32).reshape(1, 1, 2, 4)
+img22 = np.arange(1, 5, dtype=np.float32).reshape(1, 1, 2, 2)
+X = f32(2, 3, 5, 7)
+resize(img22, scales=[1, 1, 2, 3])
+resize(img24, scales=[1, 1, 0.6, 0.6])
+resize(img, sizes=[1, 1, 7, 8], nearest_mode="ceil", coordinate_transformation_mode="half_pixel")
+resize(img, sizes=[1, 1, 8, 8], nearest_mode="floor", coordinate_transformation_mode="align_corners")
+resize(img, sizes=[1, 1, 8, 8], nearest_mode="round_prefer_ceil", coordinate_transformation_mode="asymmetric")
+resize(img, sizes=[7, 8], axes=[2, 3])
+resize(img, sizes=[8, 7], axes=[3, 2])
+resize(img22, scales=[2, 3], axes=[2, 3])
+resize(img, sizes=[1, 3], axes=[2, 3], keep_aspect_ratio_policy="not_larger")
+resize(img, sizes=[1, 3], axes=[2, 3], keep_aspect_ratio_policy="not_smaller")
+resize(img22, sizes=[7, 8], axes=[2, 3], keep_aspect_ratio_policy="not_larger")
+resize(img22, sizes=[7, 8], axes=[2, 3], keep_aspect_ratio_policy="not_smaller")
+for ctm in ["half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric"]:
+    resize(img22, scales=[1, 1, 2, 2], mode="linear", coordinate_transformation_mode=ctm)
+    resize(img24, scales=[1, 1, 0.6, 0.6], mode="linear", coordinate_transformation_mode=ctm)
+    resize(X, scales=[1, 1, 1.7, 0.45], mode="cubic", coordinate_transformation_mode=ctm)
+    resize(X, scales=[1, 1, 0.8, 2.3], mode="nearest", coordinate_transformation_mode=ctm)
+    resize(X, sizes=[2, 3, 3, 11], mode="linear", coordinate_transformation_mode=ctm)
+resize(img, sizes=[1, 1, 3, 1], mode="linear", coordinate_transformation_mode="pytorch_half_pixel")
+resize(img, scales=[1, 1, 2, 2], mode="cubic")
+resize(img, scales=[1, 1, 0.8, 0.8], mode="cubic")
+resize(img, scales=[1, 1, 2, 2], mode="cubic", cubic_coeff_a=-0.5, exclude_outside=1)
+resize(img, scales=[1, 1, 0.8, 0.8], mode="cubic", cubic_coeff_a=-0.5, exclude_outside=1)
+resize(img, scales=[1, 1, 2, 2], mode="cubic", coordinate_transformation_mode="align_corners")
+resize(img, scales=[1, 1, 2, 2], mode="cubic", coordinate_transformation_mode="asymmetric")
+resize(img, scales=[1, 1, 0.6, 0.6], mode="cubic", antialias=1)
+resize(img, scales=[1, 1, 0.6, 0.6], mode="linear", antialias=1)
+resize(img, sizes=[1, 1, 3, 3], mode="cubic", antialias=1)
+resize(img, sizes=[1, 1, 3, 3], mode="linear", antialias=1)
+resize(X, scales=[1, 1, 0.3, 1.5], mode="cubic", antialias=1, exclude_outside=1)
+resize(X, scales=[1, 1, 0.45, 0.7], mode="linear", antialias=1)
+resize(img, sizes=[1, 1, 3, 3], roi=[0, 0, 0.4, 0.6, 1, 1, 0.6, 0.8], mode="linear",
+       coordinate_transformation_mode="tf_crop_and_resize")
+resize(img, sizes=[1, 1, 3, 3], roi=[0, 0, 0.4, 0.6, 1, 1, 1.2, 1.7], mode="linear",
+       coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=10.0)
+resize(img, sizes=[3, 3], axes=[2, 3], roi=[0.4, 0.6, 0.6, 0.8], mode="cubic",
+       coordinate_transformation_mode="tf_crop_and_resize")
+resize(img, sizes=[3, 1], axes=[2, 3], roi=[0.4, 0.6, 0.6, 0.8], mode="nearest",
+       coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=-3.0)
+resize(f32(3, 10), scales=[1, 0.55], mode="linear")
+resize(f32(6), scales=[2.5], mode="cubic", coordinate_transformation_mode="half_pixel_symmetric")
+resize(f32(2, 3, 4, 5, 3), scales=[1, 1, 1.5, 0.5, 2], mode="linear")
+resize(f32(1, 2, 5), sizes=[0], axes=[2], mode="linear")
+resize(ints(1, 2, 5, 6, lo=0, hi=255, dtype=np.uint8), scales=[1, 1, 1.6, 0.7], mode="linear")
+resize(ints(1, 2, 5, 6, lo=-100, hi=100, dtype=np.int8), scales=[1, 1, 2.2, 0.5], mode="cubic")
+resize(ints(1, 2, 5, 6, dtype=np.int32), scales=[1, 1, 2.2, 0.5], mode="nearest")
 
 def run_case(k, name, inputs, build, outdir, extra, cpu):
     g = Graph("case%d" % k)

@@ -6,6 +6,8 @@
 #                line is "N passed, N failed" and the exit status is 1 on failure
 #   make bench   build, then time Lathe against onnxruntime (docs/performance.md);
 #                a benchmark, never part of check
+#   make conformance-report   build, run ONNX's backend node tests and rewrite
+#                docs/conformance.md (the same suite check runs as `conformance`)
 #
 # The real build is CMake's; this file only fixes the folders and options so the
 # commands are the same on a laptop and in CI. Variables (make check WERROR=1):
@@ -42,7 +44,7 @@ CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLATHE_WERROR=$(call on_off,$(WE
 DEMO_DIR = $(BUILD)/demo
 DEMO_PASSES = infer-shapes,canonicalize,cse,fold-constants,dce
 
-.PHONY: all deps configure build demo bench check check-asan clean help
+.PHONY: all deps configure build demo bench check check-asan clean help conformance-report
 
 all: build
 
@@ -90,6 +92,12 @@ demo: build
 # BENCH_ARGS="--runs 20 --threads 4".
 bench: build
 	@$(BUILD)/venv/bin/python bench/run.py --build $(BUILD) $(BENCH_ARGS)
+
+# ONNX's backend node tests through the C API (tests/conformance/run.py):
+# BUILD/conformance/results.json and the Markdown report docs/conformance.md.
+conformance-report: build
+	@$(BUILD)/venv/bin/python tests/conformance/run.py --build $(BUILD) --jobs $(JOBS) \
+	  --markdown docs/conformance.md
 
 # A build failure still ends with a summary line. (On failure make adds its own
 # "make: *** [check] Error 1" on stderr after it; stdout ends with the summary.)

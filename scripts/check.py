@@ -120,7 +120,25 @@ def roundtrip(build, results):
     return counts
 
 
-SUITES = {"unit": unit, "lit": lit, "roundtrip": roundtrip}
+def conformance(build, results):
+    """ONNX's backend node tests through the C API, each classified pass, wrong,
+    unsupported, error, crash or timeout (tests/conformance/run.py). Passes
+    count as passed, unsupported as skipped, the rest as failed; the suite
+    also fails when fewer pass than tests/conformance/floor says."""
+    counts_file = os.path.join(results, "conformance-counts.json")
+    here = os.path.join(ROOT, "tests", "conformance")
+    rc = run([venv_python(build), os.path.join(here, "run.py"), "--build", build, "--jobs", JOBS,
+              "--gate", os.path.join(here, "floor"), "--counts", counts_file])
+    if not os.path.exists(counts_file):
+        return suite_failed_to_run("conformance", rc)
+    with open(counts_file) as f:
+        counts = Counts(**json.load(f))
+    if rc != 0 and counts.failed == 0:
+        return counts + suite_failed_to_run("conformance", rc)
+    return counts
+
+
+SUITES = {"unit": unit, "lit": lit, "roundtrip": roundtrip, "conformance": conformance}
 
 
 def has_tests(folder):

@@ -20,8 +20,8 @@ from, and --gate FLOOR_FILE makes this the CI check: the exit status is 1 when
 fewer tests pass than the floor file says, or when any test is wrong, errors,
 crashes or times out.
 
-usage: run.py --build BUILD [--jobs N] [--timeout S] [--filter REGEX] [--sample N]
-              [--json FILE] [--markdown FILE] [--gate FLOOR_FILE]
+usage: run.py [--build BUILD] [--jobs N] [--timeout S] [--filter REGEX] [--sample N] [-v]
+              [--json FILE | --from-json FILE] [--markdown FILE] [--gate FLOOR_FILE]
 """
 import argparse
 import collections
@@ -112,16 +112,21 @@ def run_one(runner, test_dir, timeout):
 
 
 def reason_of(result):
-    """A message with the names of one test taken out, so that the same cause
-    in many tests sums up: node names, value names and sizes vary, the op and
-    the missing feature do not."""
+    """A message with what is particular to one test taken out (paths, node
+    and value names, node numbers), so that one cause in many tests sums up
+    to one line: the op and the missing feature stay."""
     msg = result.get("message", "")
     msg = re.sub(r"^model\.onnx: ", "", msg)
-    msg = re.sub(r"node '[^']*' \(", "node (", msg)
-    msg = re.sub(r"node #\d+ \(", "node (", msg)
-    msg = re.sub(r"(input|output|graph input|initializer|value) '[^']*'", r"\1 'X'", msg)
-    msg = re.sub(r"\b\d+ unsupported nodes?: ", "unsupported: ", msg)
-    msg = re.sub(r"\d+", "N", msg)
+    listed = re.match(r"\d+ unsupported nodes?: (.*)$", msg)
+    if listed:
+        # "2 unsupported nodes: #3 (If: subgraphs ...), 'n' (Loop: ...)"
+        items = re.findall(r"(?:#\d+|'[^']*') \(((?:[^()]|\([^()]*\))*)\)", listed.group(1))
+        kinds = list(dict.fromkeys(items))
+        return "not imported: " + "; ".join(kinds) if kinds else msg
+    msg = re.sub(r" \(node (%[A-Za-z0-9_.]+|'[^']*')\)", "", msg)
+    msg = re.sub(r"of node (#\d+|'[^']*') \(", "of node (", msg)
+    msg = re.sub(r"node (#\d+|'[^']*') \(", "node (", msg)
+    msg = re.sub(r"(input|output|graph input|initializer|value) '[^']*'", r"\1", msg)
     return msg
 
 
@@ -136,6 +141,52 @@ def summarize(results, ops):
     return {c: counts.get(c, 0) for c in CLASSES}, per_op
 
 
+MEANING = {
+    "pass": "every output of every data set matches",
+    "wrong": "an output differs in dtype, shape or values",
+    "unsupported": "a clean one-line error (status UNSUPPORTED) naming the op, attribute or type "
+                   "Lathe lacks",
+    "error": "any other clean error, at import, compile, data or run time",
+    "crash": "the runner died (signal, sanitizer report) or printed no verdict",
+    "timeout": "no verdict within the time limit",
+}
+
+HOW = """\
+## How the suite runs
+
+- **Tests.** Every folder of `onnx/backend/test/data/node` in the test venv's pinned
+  onnx package (`tests/requirements.txt`): a `model.onnx` and
+  `test_data_set_N/input_K.pb`, `output_K.pb`. Nothing of it is committed.
+- **Runner** (`tests/conformance/runner.c`, built as `BUILD/bin/lathe-conformance`,
+  public C API only): opens the model (import plus the default passes), compiles it
+  for the `cpu` target (LLVM JIT, -O3, fusion, one thread), runs every data set and
+  compares every output, then prints one JSON verdict line. Inputs pair with
+  `input_K.pb` by position; where a .pb's element type has the width of the
+  model's but another name (bfloat16 stored as UINT16), the model's type wins.
+- **Driver** (`tests/conformance/run.py`, venv python): one runner process per
+  test, as many at once as `--jobs` (default: the cores), each with a time limit
+  (`--timeout`, default {timeout:g} s), so a crash or a hang costs one test. It
+  writes `BUILD/conformance/results.json` (every verdict, per-op counts) and, with
+  `--markdown`, this page.
+- **Tolerance.** Floats: `|got - want| <= atol + rtol * |want|` with rtol {rtol:g},
+  atol {atol:g}; NaN matches NaN, an infinity must be the same infinity.
+  Integers and bools: exact.
+- **Ops.** A test counts for the op type of its nodes (every non-expanded node
+  test has one kind); an `_expanded` test (the op's function body) counts for the
+  op it expands.
+- **CI gate.** `make check` runs the suite `conformance` (scripts/check.py) in the
+  normal and in the ASan+UBSan build. It prints
+  `conformance: P passed, F failed, U unsupported, C crashed` and fails when a
+  test is wrong, errs, crashes or times out, or when fewer tests pass than
+  `tests/conformance/floor` says. Passes count as passed in check's total,
+  unsupported as skipped, the rest as failed. When coverage grows, raise the
+  floor to the new count in the same commit (the gate prints a reminder).
+- **Commands.** `make conformance-report` rebuilds and rewrites this page.
+  One test: `BUILD/bin/lathe-conformance DIR`. Some tests:
+  `BUILD/venv/bin/python tests/conformance/run.py --build BUILD --filter REGEX -v`.
+"""
+
+
 def markdown(report):
     c = report["counts"]
     out = []
@@ -144,12 +195,8 @@ def markdown(report):
     w("")
     w("<!-- Generated by `make conformance-report` (tests/conformance/run.py); do not edit. -->")
     w("")
-    w(f"ONNX's backend node tests (onnx {report['onnx_version']}, the package pinned in "
-      "`tests/requirements.txt`), each imported, compiled for the `cpu` target (LLVM JIT, "
-      "-O3, default passes and fusion, one thread), run on its data sets and compared "
-      f"with the reference outputs: floats to rtol {RTOL:g}, atol {ATOL:g} (NaN matches NaN), "
-      "integers and bools exactly. How the harness works and what the classes mean: "
-      "[testing.md](testing.md#onnx-conformance-testsconformance).")
+    w(f"ONNX's backend node tests (onnx {report['onnx_version']}) through Lathe's C API: "
+      "import, compile for the `cpu` target, run, compare with the reference outputs.")
     w("")
     w(f"**{report['num_tests']} tests: {c['pass']} pass, {c['wrong']} wrong, "
       f"{c['unsupported']} unsupported, {c['error']} errors, {c['crash']} crashes, "
@@ -157,29 +204,10 @@ def markdown(report):
     w("")
     w("| class | tests | meaning |")
     w("|---|---:|---|")
-    meaning = {
-        "pass": "every output of every data set matches",
-        "wrong": "an output differs in dtype, shape or values",
-        "unsupported": "a clean one-line error: an op, attribute or type Lathe lacks",
-        "error": "any other clean error (import, compile, data, run)",
-        "crash": "the runner died (signal, sanitizer report) or printed no verdict",
-        "timeout": f"no verdict within {report['timeout_s']:g} s",
-    }
     for cls in CLASSES:
-        w(f"| {cls} | {c[cls]} | {meaning[cls]} |")
+        w(f"| {cls} | {c[cls]} | {MEANING[cls]} |")
     w("")
-    reasons = collections.Counter(reason_of(r) for r in report["tests"]
-                                  if r["class"] == "unsupported")
-    w("## Why tests are unsupported")
-    w("")
-    w("The runner's messages with test-specific names and numbers taken out, most "
-      "frequent first.")
-    w("")
-    w("| tests | reason |")
-    w("|---:|---|")
-    for reason, n in reasons.most_common():
-        w(f"| {n} | {md_escape(reason)} |")
-    w("")
+    w(HOW.format(timeout=report["timeout_s"], rtol=RTOL, atol=ATOL))
     for cls, title in (("wrong", "Wrong results"), ("error", "Errors"), ("crash", "Crashes"),
                        ("timeout", "Timeouts")):
         rows = [r for r in report["tests"] if r["class"] == cls]
@@ -192,11 +220,24 @@ def markdown(report):
         for r in rows:
             w(f"| {r['test']} | {r['op']} | {md_escape(r.get('message', ''))} |")
         w("")
+    reasons = collections.Counter(reason_of(r) for r in report["tests"]
+                                  if r["class"] == "unsupported")
+    w("## Why tests are unsupported")
+    w("")
+    w("The runner's messages with what is particular to one test (paths, node and value "
+      "names) taken out, most frequent first. \"not imported\" lists the nodes the "
+      "importer refused; \"unsupported op\" is the kernel lowering's refusal.")
+    w("")
+    w("| tests | reason |")
+    w("|---:|---|")
+    for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+        w(f"| {n} | {md_escape(reason)} |")
+    w("")
     w("## Per op")
     w("")
     w("| op | tests | pass | wrong | unsupported | errors |")
     w("|---|---:|---:|---:|---:|---:|")
-    for op, row in report["ops"].items():
+    for op, row in sorted(report["ops"].items(), key=lambda kv: kv[0].lower()):
         errors = row.get("error", 0) + row.get("crash", 0) + row.get("timeout", 0)
         w(f"| {op} | {row['tests']} | {row.get('pass', 0)} | {row.get('wrong', 0)} | "
           f"{row.get('unsupported', 0)} | {errors} |")
@@ -216,26 +257,12 @@ def read_floor(path):
     raise ValueError(f"{path}: no number")
 
 
-def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument("--build", required=True, help="the build folder (its bin/lathe-conformance)")
-    ap.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS") or os.cpu_count() or 2))
-    ap.add_argument("--timeout", type=float, default=10.0, help="seconds per test")
-    ap.add_argument("--filter", help="only tests whose name matches this regex")
-    ap.add_argument("--sample", type=int, help="only every Nth test (name order), for slow builds")
-    ap.add_argument("--json", help="results file (default BUILD/conformance/results.json)")
-    ap.add_argument("--markdown", help="write the Markdown report here")
-    ap.add_argument("--gate", metavar="FLOOR_FILE",
-                    help="fail unless passes >= the floor and nothing is wrong, errs or crashes")
-    ap.add_argument("--counts", help="write {passed, failed, skipped} here (for scripts/check.py)")
-    ap.add_argument("-v", "--verbose", action="store_true", help="print every test's verdict")
-    args = ap.parse_args(argv)
-
-    build = os.path.abspath(args.build)
-    runner = os.path.join(build, "bin", "lathe-conformance")
+def run_suite(args):
+    """Runs the selected tests; the report, or None when the runner is missing."""
+    runner = os.path.join(os.path.abspath(args.build), "bin", "lathe-conformance")
     if not os.access(runner, os.X_OK):
         print(f"conformance: {runner} is missing; build the lathe-conformance target")
-        return 2
+        return None
     root = node_test_dir()
     names = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
     total_available = len(names)
@@ -258,11 +285,11 @@ def main(argv):
     elapsed = time.monotonic() - start
     results.sort(key=lambda r: r["test"])
     counts, per_op = summarize(results, ops)
-
-    report = {
+    return {
         "onnx_version": onnx.__version__,
         "num_tests": len(names),
         "num_available": total_available,
+        "subset": len(names) != total_available,
         "target": "cpu",
         "rtol": RTOL,
         "atol": ATOL,
@@ -273,19 +300,46 @@ def main(argv):
         "ops": per_op,
         "tests": results,
     }
-    out = args.json or os.path.join(build, "conformance", "results.json")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(report, f, indent=1)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap.add_argument("--build", default="build", help="the build folder (its bin/lathe-conformance)")
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS") or os.cpu_count() or 2))
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per test")
+    ap.add_argument("--filter", help="only tests whose name matches this regex")
+    ap.add_argument("--sample", type=int, help="only every Nth test (name order), for slow builds")
+    ap.add_argument("--json", help="results file (default BUILD/conformance/results.json)")
+    ap.add_argument("--markdown", help="write the Markdown report here")
+    ap.add_argument("--from-json", metavar="FILE",
+                    help="run nothing: report (and gate) the results FILE holds")
+    ap.add_argument("--gate", metavar="FLOOR_FILE",
+                    help="fail unless passes >= the floor and nothing is wrong, errs or crashes")
+    ap.add_argument("--counts", help="write {passed, failed, skipped} here (for scripts/check.py)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every test's verdict")
+    args = ap.parse_args(argv)
+
+    if args.from_json:
+        with open(args.from_json) as f:
+            report = json.load(f)
+    else:
+        report = run_suite(args)
+        if report is None:
+            return 2
+        out = args.json or os.path.join(os.path.abspath(args.build), "conformance", "results.json")
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as f:
+            json.dump(report, f, indent=1)
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(markdown(report))
-
+    counts = report["counts"]
     failed = sum(counts[c] for c in FAILING)
     crashed = counts["crash"] + counts["timeout"]
     print(f"conformance: {counts['pass']} passed, {failed} failed, {counts['unsupported']} "
-          f"unsupported, {crashed} crashed (of {len(names)} tests, onnx {onnx.__version__}; "
-          f"{counts['wrong']} wrong, {counts['error']} errors; {elapsed:.0f} s)", flush=True)
+          f"unsupported, {crashed} crashed (of {report['num_tests']} tests, onnx "
+          f"{report['onnx_version']}; {counts['wrong']} wrong, {counts['error']} errors; "
+          f"{report['seconds']:.0f} s)", flush=True)
     if args.counts:
         with open(args.counts, "w") as f:
             json.dump({"passed": counts["pass"], "failed": failed,
@@ -294,7 +348,7 @@ def main(argv):
         return 0
     ok = failed == 0
     floor = read_floor(args.gate)
-    if args.filter or args.sample:
+    if report.get("subset", report["num_tests"] != report.get("num_available")):
         print(f"conformance: a subset ran; the floor ({floor}) applies to the full suite only")
     elif counts["pass"] < floor:
         print(f"conformance: {counts['pass']} tests pass, fewer than the floor {floor} "

@@ -7,9 +7,11 @@
  *      table, attributes) and fail with one message listing all problems
  *   3. decode initializers, add graph inputs, convert nodes in order, return
  *      the graph outputs; verify the module
- * Constants (initializers, Constant nodes, Identity/Cast of small constants)
- * are lazy: their const op is created only when an op uses them as an
- * operand, so a shape that became an attribute leaves nothing behind.
+ * Constants (initializers, Constant nodes, Identity/Cast of small constants,
+ * graph inputs given values) are lazy: their const op is created only when an
+ * op uses them as an operand, so a shape that became an attribute leaves
+ * nothing behind. A shape input computed in the graph is folded on demand
+ * (fold.c), and the ops that folding leaves unused are removed at the end.
  *
  * ONNX names may contain any character; Lathe value names are
  * [A-Za-z0-9_.]+, so other characters become '_' and clashes get a ".N"
@@ -37,6 +39,9 @@ typedef struct importer {
   size_t attr_base; /* ordinal of the current node's first attribute */
   const Onnx__NodeProto *node; /* the node being converted, and its label */
   const char *label;
+  const lathe_onnx_import_options_t *options;
+  onnx_folder_t folder;
+  lathe_hashmap_t bindings; /* symbol -> size taken by a given input value */
 } importer_t;
 
 static lathe_status_t err(lathe_status_code_t code, const char *fmt, ...)
@@ -91,7 +96,7 @@ static lathe_status_t define(importer_t *im, const char *name, onnx_value_t *v) 
     return err(LATHE_STATUS_INVALID_ARGUMENT, "value '%s' is defined more than once", name);
   if (!lathe_hashmap_put_str(&im->values, name, v))
     return err(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-  return NULL;
+  return onnx_folder_track(&im->folder, v);
 }
 
 static lathe_status_t lookup(void *self, const char *name, onnx_value_t **out_value) {
@@ -115,6 +120,7 @@ static lathe_status_t materialize(void *self, onnx_value_t *v, lathe_value_t **o
     b.loc.name = v->name;
     LATHE_RETURN_IF_ERROR(lathe_build_const(&b, v->konst->weight, &v->konst->type, &v->value));
     v->value->name = unique_name(im, v->name);
+    LATHE_RETURN_IF_ERROR(onnx_folder_track(&im->folder, v));
   }
   *out_value = v->value;
   return NULL;
@@ -122,7 +128,9 @@ static lathe_status_t materialize(void *self, onnx_value_t *v, lathe_value_t **o
 
 /* ---- graph inputs ---------------------------------------------------------- */
 
-static lathe_status_t add_input(importer_t *im, const Onnx__ValueInfoProto *vi) {
+/* The declared type of a graph input; fails for what Lathe cannot take. */
+static lathe_status_t input_type(importer_t *im, const Onnx__ValueInfoProto *vi,
+                                 lathe_type_t *out_type) {
   const char *name = vi->name ? vi->name : "";
   const Onnx__TypeProto *tp = vi->type;
   if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
@@ -160,10 +168,32 @@ static lathe_status_t add_input(importer_t *im, const Onnx__ValueInfoProto *vi) 
       dims[i] = lathe_dim_unknown();
     }
   }
-  lathe_type_t type = lathe_type_make(im->arena, dtype, (uint32_t)tt->shape->n_dim, dims);
+  *out_type = lathe_type_make(im->arena, dtype, (uint32_t)tt->shape->n_dim, dims);
+  return NULL;
+}
+
+/* The value given for graph input `name`, or NULL. */
+static const lathe_onnx_const_input_t *given_value(const importer_t *im, const char *name) {
+  for (size_t i = 0; i < im->options->num_const_inputs; ++i)
+    if (!strcmp(im->options->const_inputs[i].name, name)) return &im->options->const_inputs[i];
+  return NULL;
+}
+
+/* A graph input, or the constant its given value makes of it. */
+static lathe_status_t add_input(importer_t *im, const Onnx__ValueInfoProto *vi) {
+  const char *name = vi->name ? vi->name : "";
+  lathe_type_t type;
+  LATHE_RETURN_IF_ERROR(input_type(im, vi, &type));
   onnx_value_t *v = LATHE_ARENA_NEW(im->arena, onnx_value_t);
-  v->value = lathe_graph_add_input(im->graph, NULL, &type);
-  v->value->name = unique_name(im, name);
+  const lathe_onnx_const_input_t *given = given_value(im, name);
+  if (given) {
+    v->konst = LATHE_ARENA_NEW(im->arena, onnx_const_t);
+    LATHE_RETURN_IF_ERROR(onnx_const_input_make(im->module, name, &type, given, &im->bindings,
+                                                v->konst));
+  } else {
+    v->value = lathe_graph_add_input(im->graph, NULL, &type);
+    v->value->name = unique_name(im, name);
+  }
   return define(im, name, v);
 }
 
@@ -212,10 +242,6 @@ static lathe_status_t convert_constant(importer_t *im, const Onnx__NodeProto *n,
   return define(im, n->output[0], v);
 }
 
-/* Constants above this size are not folded through Identity/Cast: those are
- * weights, not shapes, and folding would copy them. */
-enum { FOLD_MAX_ELEMENTS = 4096 };
-
 /* Identity or Cast of a small constant stays a constant, so shape inputs
  * computed that way still become attributes. Returns true when handled. */
 static lathe_status_t fold_constant(importer_t *im, const Onnx__NodeProto *n, bool *out_done) {
@@ -224,7 +250,7 @@ static lathe_status_t fold_constant(importer_t *im, const Onnx__NodeProto *n, bo
   if ((!identity && !cast) || n->n_input != 1 || n->n_output != 1) return NULL;
   onnx_value_t *in = n->input[0] && *n->input[0] ? lathe_hashmap_get_str(&im->values, n->input[0])
                                                  : NULL;
-  if (!in || !in->konst || onnx_const_count(in->konst) > FOLD_MAX_ELEMENTS) return NULL;
+  if (!in || !in->konst || onnx_const_count(in->konst) > ONNX_FOLD_MAX_ELEMENTS) return NULL;
   onnx_const_t *k = in->konst;
   if (cast) {
     const Onnx__AttributeProto *to = onnx_node_attr(n, "to");
@@ -273,6 +299,11 @@ static lathe_status_t ctx_attr_tensor(void *self, size_t index, onnx_const_t *ou
   return attr_tensor(im, n, index, what, out_const);
 }
 
+static lathe_status_t ctx_constant(void *self, onnx_value_t *v, const char **out_why) {
+  importer_t *im = self;
+  return onnx_fold_constant(&im->folder, im->module, v, out_why);
+}
+
 static lathe_status_t convert_node(importer_t *im, const Onnx__NodeProto *n, const char *label) {
   if (!strcmp(n->op_type, "Constant")) return convert_constant(im, n, label);
   bool folded;
@@ -292,6 +323,7 @@ static lathe_status_t convert_node(importer_t *im, const Onnx__NodeProto *n, con
       .lookup = lookup,
       .materialize = materialize,
       .attr_tensor = ctx_attr_tensor,
+      .constant = ctx_constant,
       .self = im,
   };
   lathe_op_t *op;
@@ -377,10 +409,12 @@ static lathe_status_t build_graph(importer_t *im, const Onnx__GraphProto *g) {
                    : "");
   if (im->skeleton->num_initializers != g->n_initializer)
     return err(LATHE_STATUS_PARSE_ERROR, "not a valid ONNX model: initializer count mismatch");
+  LATHE_RETURN_IF_ERROR(onnx_const_inputs_check(g, im->options));
   for (size_t i = 0; i < g->n_initializer; ++i) {
     const Onnx__TensorProto *t = g->initializer[i];
     const char *name = t->name ? t->name : "";
     if (!*name) return err(LATHE_STATUS_INVALID_ARGUMENT, "initializer %zu has no name", i);
+    if (given_value(im, name)) continue; /* a default the given value replaces */
     onnx_value_t *v = LATHE_ARENA_NEW(im->arena, onnx_value_t);
     v->konst = LATHE_ARENA_NEW(im->arena, onnx_const_t);
     LATHE_RETURN_IF_ERROR(onnx_tensor_decode(&im->tensors, t, &im->skeleton->initializers[i],
@@ -414,6 +448,7 @@ static lathe_status_t build_graph(importer_t *im, const Onnx__GraphProto *g) {
     LATHE_RETURN_IF_ERROR(materialize(im, v, &outs[i]));
   }
   lathe_build_return(im->graph, (uint32_t)g->n_output, outs);
+  onnx_folder_sweep(&im->folder, im->graph);
   return NULL;
 }
 
@@ -472,12 +507,14 @@ lathe_status_t lathe_onnx_import_file(const char *path, const lathe_onnx_import_
   lathe_status_t st = lathe_mapped_file_open(path, &file);
   if (st) return st; /* the message already names the path */
 
-  importer_t im = {.path = path};
+  importer_t im = {.path = path, .options = &opts};
   im.module = lathe_module_create(path);
   im.arena = lathe_module_arena(im.module);
   lathe_hashmap_init(&im.external);
   lathe_hashmap_init(&im.values);
   lathe_hashmap_init(&im.names);
+  lathe_hashmap_init(&im.bindings);
+  onnx_folder_init(&im.folder, opts.fold);
   const char *display_dir = opts.display_dir && *opts.display_dir ? opts.display_dir : NULL;
   im.tensors = (onnx_tensor_ctx_t){
       .module = im.module,
@@ -503,6 +540,8 @@ lathe_status_t lathe_onnx_import_file(const char *path, const lathe_onnx_import_
   lathe_hashmap_destroy(&im.external);
   lathe_hashmap_destroy(&im.values);
   lathe_hashmap_destroy(&im.names);
+  lathe_hashmap_destroy(&im.bindings);
+  onnx_folder_destroy(&im.folder);
   lathe_mapped_file_release(file);
   if (st) {
     lathe_module_destroy(im.module);

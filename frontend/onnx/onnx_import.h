@@ -17,9 +17,30 @@
 #ifndef LATHE_FRONTEND_ONNX_IMPORT_H
 #define LATHE_FRONTEND_ONNX_IMPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ir/ir.h"
+
+/* A value for a graph input (`lathe import --const-input NAME=FILE`): the
+ * input leaves the graph's signature and becomes a constant, so shapes and
+ * axes computed from it can become attributes. */
+typedef struct lathe_onnx_const_input {
+  const char *name;   /* the graph input's name in the model */
+  const char *source; /* where the value came from (a file name), for messages */
+  lathe_dtype_t dtype;
+  uint32_t rank;
+  const int64_t *dims; /* rank entries */
+  const void *data;    /* row-major; copied by the import */
+  uint64_t num_bytes;
+} lathe_onnx_const_input_t;
+
+/* Evaluates `op`, whose operands are `const` ops (shape and size: operands
+ * with static types), into a new weight of the module holding its one static
+ * result; *out_weight is NULL when it cannot (not an error). The importer
+ * takes it as a parameter because the evaluator lives in passes/, which the
+ * frontend does not depend on: tools pass lathe_fold_evaluate (passes.h). */
+typedef lathe_status_t (*lathe_onnx_fold_fn)(const lathe_op_t *op, lathe_weight_t **out_weight);
 
 typedef struct lathe_onnx_import_options {
   /* How printed FILE weights name the model's directory: the path from where
@@ -29,6 +50,17 @@ typedef struct lathe_onnx_import_options {
   /* Constants with at most this many elements become INLINE weights (printed
    * `dense[...]`); 0 means the default, 16. Negative: never. */
   int64_t inline_max_elements;
+  /* Graph inputs to replace by constants (borrowed for the call). Every name
+   * must be a graph input, once; dtype and dims must fit its declared type
+   * (a symbolic or unknown dim takes any size, the same for every use of a
+   * symbol). */
+  const lathe_onnx_const_input_t *const_inputs;
+  size_t num_const_inputs;
+  /* When set, a shape or axes input that ONNX computes in the graph (Shape ->
+   * Gather -> Concat, Range over Size...) is evaluated at import time if it
+   * depends only on constants and static shapes. NULL: such inputs must be
+   * constants already (initializers, Constant, Identity/Cast of those). */
+  lathe_onnx_fold_fn fold;
 } lathe_onnx_import_options_t;
 
 #define LATHE_ONNX_MIN_OPSET 7

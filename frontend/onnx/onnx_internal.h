@@ -6,6 +6,8 @@
  *   tensor.c    TensorProto -> dtype, shape, weight (raw, typed or external)
  *   op_map.c    the op mapping table (op_table.def) and attribute conversion
  *   op_special.c  the conversions a table row cannot express
+ *   fold.c      import-time evaluation of computed shapes and axes
+ *   const_input.c  graph inputs given values (--const-input)
  *   import.c    the driver: opsets, pre-flight, graph building
  */
 #ifndef LATHE_FRONTEND_ONNX_INTERNAL_H
@@ -14,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "frontend/onnx/onnx_import.h"
 #include "ir/ir.h"
 #include "onnx.pb-c.h"
 
@@ -104,6 +107,12 @@ typedef struct onnx_node_ctx {
   lathe_status_t (*materialize)(void *self, onnx_value_t *v, lathe_value_t **out_value);
   /* Decodes the TENSOR attribute number `index` of the node. */
   lathe_status_t (*attr_tensor)(void *self, size_t index, onnx_const_t *out_const);
+  /* Makes v->konst known when v is computed from constants and static
+   * shapes (fold.c); otherwise leaves it NULL and sets *out_why to the
+   * reason ("it is graph input 'x'"). May replace ops already built, so
+   * lathe values taken from entries before the call must be looked up
+   * again after it. */
+  lathe_status_t (*constant)(void *self, onnx_value_t *v, const char **out_why);
   void *self;
 } onnx_node_ctx_t;
 
@@ -129,7 +138,8 @@ typedef lathe_status_t (*onnx_special_fn)(onnx_conv_t *c);
   X(onnx_special_softmax_2d) \
   X(onnx_special_upsample) \
   X(onnx_special_group_norm_18) \
-  X(onnx_special_constant_of_shape)
+  X(onnx_special_constant_of_shape) \
+  X(onnx_special_range)
 #define X(fn) lathe_status_t fn(onnx_conv_t *c);
 ONNX_SPECIALS(X)
 #undef X
@@ -156,5 +166,49 @@ lathe_status_t onnx_conv_scalar(onnx_conv_t *c, lathe_dtype_t dtype, double v,
 /* An error about the node: "node LABEL (OpType): MESSAGE". */
 lathe_status_t onnx_conv_error(const onnx_conv_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- fold.c ---------------------------------------------------------------- */
+
+/* Results with more elements are not folded at import time: those are
+ * weights, not shapes, and folding would copy them. */
+enum { ONNX_FOLD_MAX_ELEMENTS = 4096 };
+
+/* Import-time evaluation: which ONNX entry holds each lathe value (so a value
+ * replaced by its constant is repointed), and which ops folding left without
+ * uses (removed at the end if nothing else used them). */
+typedef struct onnx_folder {
+  lathe_onnx_fold_fn fold; /* NULL: folding is off */
+  lathe_hashmap_t owners;  /* lathe_value_t* -> onnx_value_t* */
+  lathe_hashmap_t orphans; /* lathe_op_t* -> itself */
+} onnx_folder_t;
+
+void onnx_folder_init(onnx_folder_t *f, lathe_onnx_fold_fn fold);
+void onnx_folder_destroy(onnx_folder_t *f);
+/* Records that entry `v` holds v->value (call whenever it is set). */
+lathe_status_t onnx_folder_track(onnx_folder_t *f, onnx_value_t *v);
+/* Makes v->konst known if v is a const op's result or is computed only from
+ * constants and static shapes: the ops computing it are evaluated and
+ * replaced by const ops. Otherwise *out_why (module arena) says what stands
+ * in the way. */
+lathe_status_t onnx_fold_constant(onnx_folder_t *f, lathe_module_t *m, onnx_value_t *v,
+                                  const char **out_why);
+/* Removes the const ops nothing uses and the ops folding left unused. */
+void onnx_folder_sweep(onnx_folder_t *f, lathe_graph_t *g);
+
+/* ---- const_input.c --------------------------------------------------------- */
+
+/* The constant a --const-input value gives graph input `name` declared as
+ * `declared` (dims static, symbolic or unknown). Dtype and rank must match,
+ * and static dims too; `bindings` (symbol -> size, across all inputs) makes
+ * every use of a symbol take the same size. */
+lathe_status_t onnx_const_input_make(lathe_module_t *m, const char *name,
+                                     const lathe_type_t *declared,
+                                     const lathe_onnx_const_input_t *given,
+                                     lathe_hashmap_t *bindings, onnx_const_t *out_const);
+/* Checks options->const_inputs against the graph: names present, distinct
+ * and naming graph inputs (an initializer listed as an input, old ONNX's
+ * way to give an input a default, counts). */
+lathe_status_t onnx_const_inputs_check(const Onnx__GraphProto *g,
+                                       const lathe_onnx_import_options_t *options);
 
 #endif

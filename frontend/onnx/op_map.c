@@ -67,14 +67,17 @@ static char find_rule(const char *spec, const char *key, const char **out_value,
   return 0;
 }
 
-/* The attribute an ONNX input becomes: NULL for an operand, "-" (a static
- * string) for an ignored input, else the attribute name in `arena`. */
+/* What an ONNX input becomes: NULL for an operand, "-" (a static string)
+ * for an ignored input, ":V" for an input that must hold the value V, else
+ * the attribute name; in `arena`. */
 static const char *input_rule(const op_entry_t *e, uint32_t i, lathe_arena_t *arena) {
   char key[16];
   snprintf(key, sizeof key, "%u", i);
   const char *v;
   size_t n;
-  if (find_rule(e->inputs, key, &v, &n) != '=') return NULL;
+  char op = find_rule(e->inputs, key, &v, &n);
+  if (op == ':') return lathe_arena_printf(arena, ":%.*s", (int)n, v);
+  if (op != '=') return NULL;
   if (n == 1 && v[0] == '-') return "-";
   return lathe_arena_strndup(arena, v, n);
 }
@@ -373,17 +376,40 @@ static double const_float(const onnx_const_t *k, int64_t j) {
   return narrow ? widen((float)d) : d;
 }
 
-/* Sets attribute `attr_name` from the constant ONNX input `i`. */
-static lathe_status_t input_to_attr(onnx_conv_t *c, uint32_t i, const char *attr_name) {
+/* The constant ONNX input `i`, folded if need be; *out_value is NULL when
+ * the input is absent. */
+static lathe_status_t constant_input(onnx_conv_t *c, uint32_t i, onnx_value_t **out_value) {
   const Onnx__NodeProto *node = c->ctx->node;
   onnx_value_t *v;
   LATHE_RETURN_IF_ERROR_CTX(c->ctx->lookup(c->ctx->self, node->input[i], &v), "node %s (%s)",
                             c->ctx->label, node->op_type);
-  if (!v) return NULL; /* absent optional input: the attribute keeps its default */
-  if (!v->konst)
+  const char *why = NULL;
+  if (v) LATHE_RETURN_IF_ERROR(c->ctx->constant(c->ctx->self, v, &why));
+  if (v && !v->konst)
     return lathe_status_make(LATHE_STATUS_UNSUPPORTED,
-                             "input '%s' of node %s (%s) must be a constant", node->input[i],
-                             c->ctx->label, node->op_type);
+                             "input '%s' of node %s (%s) must be a constant, but %s",
+                             node->input[i], c->ctx->label, node->op_type, why);
+  *out_value = v;
+  return NULL;
+}
+
+/* Checks that the ONNX input `i`, when present, holds the one value `want`. */
+static lathe_status_t input_must_be(onnx_conv_t *c, uint32_t i, const char *want) {
+  onnx_value_t *v;
+  LATHE_RETURN_IF_ERROR(constant_input(c, i, &v));
+  if (v && (onnx_const_count(v->konst) != 1 || onnx_const_float(v->konst, 0) != strtod(want, NULL)))
+    return lathe_status_make(LATHE_STATUS_UNSUPPORTED,
+                             "input '%s' of node %s (%s) other than %s is not supported",
+                             c->ctx->node->input[i], c->ctx->label, c->ctx->node->op_type, want);
+  return NULL;
+}
+
+/* Sets attribute `attr_name` from the constant ONNX input `i`. */
+static lathe_status_t input_to_attr(onnx_conv_t *c, uint32_t i, const char *attr_name) {
+  const Onnx__NodeProto *node = c->ctx->node;
+  onnx_value_t *v;
+  LATHE_RETURN_IF_ERROR(constant_input(c, i, &v));
+  if (!v) return NULL; /* absent optional input: the attribute keeps its default */
   const lathe_attr_schema_t *schema = lathe_op_attr_schema(c->kind, attr_name);
   if (!schema)
     return lathe_status_make(LATHE_STATUS_INTERNAL, "op table: '%s' has no attribute '%s'",
@@ -431,14 +457,16 @@ lathe_status_t onnx_node_convert(onnx_node_ctx_t *ctx, lathe_op_t **out_op) {
     return lathe_status_make(LATHE_STATUS_INTERNAL, "node %s (%s) passed the pre-flight check "
                              "but has no mapping", ctx->label, node->op_type);
 
-  c.operands = LATHE_ARENA_NEW_ARRAY(arena, lathe_value_t *, node->n_input + 1);
+  /* Attribute inputs first: folding one may replace values that operands
+   * would otherwise have taken already. */
   for (uint32_t i = 0; i < node->n_input; ++i) {
     const char *rule = input_rule(e, i, arena);
-    if (rule && !strcmp(rule, "-")) continue;
-    if (rule) {
-      LATHE_RETURN_IF_ERROR(input_to_attr(&c, i, rule));
-      continue;
-    }
+    if (rule && rule[0] == ':') LATHE_RETURN_IF_ERROR(input_must_be(&c, i, rule + 1));
+    else if (rule && strcmp(rule, "-")) LATHE_RETURN_IF_ERROR(input_to_attr(&c, i, rule));
+  }
+  c.operands = LATHE_ARENA_NEW_ARRAY(arena, lathe_value_t *, node->n_input + 1);
+  for (uint32_t i = 0; i < node->n_input; ++i) {
+    if (input_rule(e, i, arena)) continue;
     onnx_value_t *v;
     lathe_value_t *lv = NULL;
     LATHE_RETURN_IF_ERROR_CTX(ctx->lookup(ctx->self, node->input[i], &v), "node %s (%s)",

@@ -2,6 +2,7 @@
  * generic mapping (operands materialized, attributes converted) and either
  * adjusts the onnx_conv_t or builds the ops itself and sets c->op.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,10 +138,12 @@ lathe_status_t onnx_special_constant_of_shape(onnx_conv_t *c) {
     LATHE_RETURN_IF_ERROR_CTX(c->ctx->lookup(c->ctx->self, node->input[0], &in), "node %s (%s)",
                               c->ctx->label, node->op_type);
   if (!in) return onnx_conv_error(c, "missing input");
+  const char *why = NULL;
+  LATHE_RETURN_IF_ERROR(c->ctx->constant(c->ctx->self, in, &why));
   if (!in->konst)
     return lathe_status_make(LATHE_STATUS_UNSUPPORTED,
-                             "input '%s' of node %s (ConstantOfShape) must be a constant",
-                             node->input[0], c->ctx->label);
+                             "input '%s' of node %s (ConstantOfShape) must be a constant, but %s",
+                             node->input[0], c->ctx->label, why);
   int64_t rank = onnx_const_count(in->konst), count = 1;
   if (rank > LATHE_MAX_RANK) return onnx_conv_error(c, "rank %lld is too large", (long long)rank);
   int64_t dims[LATHE_MAX_RANK];
@@ -172,6 +175,89 @@ lathe_status_t onnx_special_constant_of_shape(onnx_conv_t *c) {
   lathe_weight_t *w = lathe_weight_adopt_buffer(c->ctx->module, dtype, buf, bytes);
   lathe_type_t type = lathe_type_make_static(lathe_module_arena(c->ctx->module), dtype,
                                              (uint32_t)rank, dims);
+  lathe_value_t *v;
+  LATHE_RETURN_IF_ERROR(lathe_build_const(c->ctx->builder, w, &type, &v));
+  c->op = v->def;
+  return NULL;
+}
+
+/* Element i of a Range result: start + i * delta (the spec's definition,
+ * computed in the domain of the dtype and stored little-endian). */
+static void range_store(lathe_dtype_t dtype, uint8_t *buf, int64_t i, const double *f,
+                        const int64_t *n) {
+  switch (dtype) {
+  case LATHE_DTYPE_F32: {
+    float v = (float)(f[0] + (double)i * f[2]);
+    memcpy(buf + i * 4, &v, 4);
+    break;
+  }
+  case LATHE_DTYPE_F64: {
+    double v = f[0] + (double)i * f[2];
+    memcpy(buf + i * 8, &v, 8);
+    break;
+  }
+  default: {
+    unsigned size = lathe_dtype_bits(dtype) / 8;
+    uint64_t v = (uint64_t)n[0] + (uint64_t)i * (uint64_t)n[2];
+    for (unsigned b = 0; b < size; ++b) buf[(size_t)i * size + b] = (uint8_t)(v >> (8 * b));
+  }
+  }
+}
+
+/* The element count of Range(start, limit, delta): max(ceil((limit - start)
+ * / delta), 0); -1 when delta is 0 or the count does not fit. */
+static int64_t range_count(bool is_float, const double *f, const int64_t *n) {
+  if (is_float) {
+    if (f[2] == 0 || f[0] != f[0] || f[1] != f[1]) return -1;
+    double count = ceil((f[1] - f[0]) / f[2]);
+    return count <= 0 ? 0 : count > (double)INT32_MAX ? -1 : (int64_t)count;
+  }
+  int64_t diff;
+  if (n[2] == 0 || __builtin_sub_overflow(n[1], n[0], &diff)) return -1;
+  int64_t count = diff / n[2];
+  if (diff % n[2] && (diff > 0) == (n[2] > 0)) ++count;
+  return count < 0 ? 0 : count;
+}
+
+/* Range over constants is a constant: computed here, because Lathe's range
+ * has a data-dependent `?` length that no evaluator can fold, and the axes
+ * and shapes that function bodies derive from it (reductions over
+ * Range(0, Size(Shape(x)))) must become attributes. The inputs are folded
+ * on demand. A Range over other values, or one with more than
+ * ONNX_FOLD_MAX_ELEMENTS elements, stays a range op. */
+lathe_status_t onnx_special_range(onnx_conv_t *c) {
+  const Onnx__NodeProto *node = c->ctx->node;
+  onnx_value_t *in[3] = {NULL, NULL, NULL};
+  bool constant = node->n_input == 3;
+  for (uint32_t i = 0; i < 3 && i < node->n_input; ++i) {
+    LATHE_RETURN_IF_ERROR_CTX(c->ctx->lookup(c->ctx->self, node->input[i], &in[i]),
+                              "node %s (%s)", c->ctx->label, node->op_type);
+    const char *why;
+    if (in[i]) LATHE_RETURN_IF_ERROR(c->ctx->constant(c->ctx->self, in[i], &why));
+    constant = constant && in[i] && in[i]->konst && onnx_const_count(in[i]->konst) == 1;
+  }
+  lathe_dtype_t dtype = constant ? in[0]->konst->type.dtype : LATHE_DTYPE_INVALID;
+  bool is_float = dtype == LATHE_DTYPE_F32 || dtype == LATHE_DTYPE_F64;
+  bool is_int = dtype == LATHE_DTYPE_I16 || dtype == LATHE_DTYPE_I32 || dtype == LATHE_DTYPE_I64;
+  double f[3] = {0};
+  int64_t n[3] = {0};
+  for (uint32_t i = 0; i < 3 && (is_float || is_int); ++i) {
+    f[i] = onnx_const_float(in[i]->konst, 0);
+    n[i] = onnx_const_int(in[i]->konst, 0);
+  }
+  int64_t count = is_float || is_int ? range_count(is_float, f, n) : -1;
+  if (count < 0 || count > ONNX_FOLD_MAX_ELEMENTS) {
+    /* Folding may have replaced the values the operands were taken from. */
+    for (uint32_t i = 0; i < c->num_operands; ++i)
+      if (in[i]) LATHE_RETURN_IF_ERROR(c->ctx->materialize(c->ctx->self, in[i], &c->operands[i]));
+    return NULL;
+  }
+  unsigned size = lathe_dtype_bits(dtype) / 8;
+  uint8_t *buf = malloc(count ? (size_t)count * size : 1);
+  if (!buf) return onnx_conv_error(c, "out of memory");
+  for (int64_t i = 0; i < count; ++i) range_store(dtype, buf, i, f, n);
+  lathe_weight_t *w = lathe_weight_adopt_buffer(c->ctx->module, dtype, buf, (uint64_t)count * size);
+  lathe_type_t type = lathe_type_make_static(lathe_module_arena(c->ctx->module), dtype, 1, &count);
   lathe_value_t *v;
   LATHE_RETURN_IF_ERROR(lathe_build_const(c->ctx->builder, w, &type, &v));
   c->op = v->def;

@@ -1,4 +1,5 @@
-/* `lathe import MODEL.onnx [-o OUT.lir] [--weights OUT.safetensors]`
+/* `lathe import MODEL.onnx [-o OUT.lir] [--weights OUT.safetensors]
+ *                          [--const-input NAME=FILE.pb|FILE.npy ...]`
  * `lathe import MODEL_DIR ...` (a Hugging Face folder: config.json + safetensors)
  *
  * Imports an ONNX model or a Hugging Face model folder and writes its text
@@ -6,6 +7,11 @@
  * and external data, the `weights "..."` sidecar or checkpoint) are relative
  * to the output file's directory, which is where lathe-opt resolves them;
  * with the output on stdout, relative to the current directory.
+ *
+ * --const-input gives a graph input a value (an ONNX TensorProto file, as in
+ * the test data sets, or an .npy array): the input becomes a constant. The
+ * importer folds shape computations through fold-constants' evaluator,
+ * which this tool hands it (frontend/ does not depend on passes/).
  */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <limits.h>
@@ -18,6 +24,8 @@
 #include "cli.h"
 #include "frontend/frontend.h"
 #include "ir/text.h"
+#include "passes/passes.h"
+#include "support/npy.h"
 
 static const char usage[] =
     "usage: lathe import MODEL.onnx [-o OUT.lir] [--weights OUT.safetensors]\n"
@@ -37,11 +45,17 @@ static const char usage[] =
     "                           reference them by name instead\n"
     "  --inline-max N           constants with at most N elements are inline\n"
     "                           (default 16)\n"
+    "  --const-input NAME=FILE  give graph input NAME the value in FILE (an ONNX\n"
+    "                           TensorProto .pb or a NumPy .npy): it becomes a\n"
+    "                           constant, so shapes and axes computed from it\n"
+    "                           become attributes (repeatable; ONNX models only)\n"
     "  -h, --help               show this help\n";
 
 typedef struct {
   const char *model, *output, *weights;
   int64_t inline_max; /* -1: not given */
+  char **const_inputs; /* NAME=FILE arguments, num_const_inputs of them */
+  int num_const_inputs;
 } options_t;
 
 /* Accepts "--flag VALUE" and "--flag=VALUE"; advances *i past the value. */
@@ -71,6 +85,16 @@ static int parse_args(int argc, char **argv, options_t *o) {
         return 2;
       }
       o->inline_max = n;
+    } else if ((v = flag_value(argc, argv, &i, "--const-input"))) {
+      const char *eq = strchr(v, '=');
+      if (!eq || eq == v || !eq[1]) {
+        fprintf(stderr, "lathe: error: --const-input needs NAME=FILE, not '%s'\n", v);
+        return 2;
+      }
+      o->const_inputs[o->num_const_inputs++] = (char *)v;
+    } else if (!strcmp(a, "--const-input")) { /* last, without its value */
+      fputs("lathe: error: --const-input needs NAME=FILE\n", stderr);
+      return 2;
     } else if (a[0] == '-' && a[1] != '\0') {
       fprintf(stderr, "lathe: error: import: unknown option '%s' (see 'lathe import --help')\n", a);
       return 2;
@@ -142,6 +166,89 @@ static const char *base_name(const char *path) {
   return slash ? slash + 1 : path;
 }
 
+/* ---- --const-input --------------------------------------------------------- */
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Reads "NAME=FILE" into *out; the data (malloc'd, never NULL) and dims
+ * belong to the caller. */
+static lathe_status_t read_value(const char *arg, int64_t *dims, void **out_data,
+                                 lathe_onnx_const_input_t *out) {
+  const char *eq = strchr(arg, '=');
+  const char *path = eq + 1;
+  lathe_onnx_const_input_t c = {.name = strndup(arg, (size_t)(eq - arg)), .source = path};
+  lathe_status_t st = NULL;
+  if (!c.name) return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  if (ends_with(path, ".npy")) {
+    lathe_npy_header_t h;
+    st = lathe_npy_read(path, &h, out_data);
+    if (!st && h.rank > LATHE_MAX_RANK)
+      st = lathe_status_make(LATHE_STATUS_UNSUPPORTED, "%s: rank %u is above the maximum of %d",
+                             path, h.rank, LATHE_MAX_RANK);
+    if (st) *out_data = NULL;
+    if (!st) {
+      c.dtype = (lathe_dtype_t)h.dtype;
+      c.rank = h.rank;
+      memcpy(dims, h.dims, h.rank * sizeof *dims);
+      c.num_bytes = h.num_bytes;
+    }
+  } else if (ends_with(path, ".pb")) {
+    st = lathe_onnx_read_tensor_file(path, &c.dtype, &c.rank, dims, out_data, &c.num_bytes);
+  } else {
+    st = lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
+                           "%s: expected an ONNX TensorProto (.pb) or a NumPy array (.npy)", path);
+  }
+  if (st) {
+    free((char *)c.name);
+    return lathe_status_annotate(st, "--const-input %.*s", (int)(eq - arg), arg);
+  }
+  c.dims = dims;
+  c.data = *out_data;
+  *out = c;
+  return NULL;
+}
+
+typedef struct {
+  lathe_onnx_const_input_t *inputs;
+  int64_t (*dims)[LATHE_MAX_RANK];
+  void **data;
+  int count;
+} values_t;
+
+static void values_free(values_t *v) {
+  for (int i = 0; i < v->count; ++i) {
+    free((char *)v->inputs[i].name);
+    free(v->data[i]);
+  }
+  free(v->inputs);
+  free(v->dims);
+  free(v->data);
+}
+
+static lathe_status_t read_values(const options_t *o, values_t *out) {
+  int n = o->num_const_inputs;
+  values_t v = {.inputs = calloc((size_t)n + 1, sizeof *v.inputs),
+                .dims = calloc((size_t)n + 1, sizeof *v.dims),
+                .data = calloc((size_t)n + 1, sizeof *v.data)};
+  if (!v.inputs || !v.dims || !v.data) {
+    values_free(&v);
+    return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  for (; v.count < n; ++v.count) {
+    lathe_status_t st = read_value(o->const_inputs[v.count], v.dims[v.count], &v.data[v.count],
+                                   &v.inputs[v.count]);
+    if (st) {
+      values_free(&v);
+      return st;
+    }
+  }
+  *out = v;
+  return NULL;
+}
+
 /* ---- the command ----------------------------------------------------------- */
 
 static lathe_status_t write_text(const char *path, const lathe_module_t *m) {
@@ -180,6 +287,11 @@ static lathe_status_t run(const options_t *o) {
   lathe_strbuf_printf(&inside, "%s/config.json", o->model);
   lathe_status_t st = display_dir(out_dir, hf ? lathe_strbuf_cstr(&inside) : o->model, &model_dir);
   lathe_strbuf_destroy(&inside);
+  values_t values = {0};
+  if (!st && hf && o->num_const_inputs)
+    st = lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
+                           "--const-input applies to ONNX models, not model folders");
+  if (!st && !hf) st = read_values(o, &values);
   if (!st && hf) {
     lathe_hf_import_options_t opts = {.display_dir = lathe_strbuf_cstr(&model_dir)};
     st = lathe_hf_import(o->model, &opts, &m);
@@ -188,6 +300,9 @@ static lathe_status_t run(const options_t *o) {
     lathe_onnx_import_options_t opts = {
         .display_dir = lathe_strbuf_cstr(&model_dir),
         .inline_max_elements = o->inline_max < 0 ? 0 : o->inline_max == 0 ? -1 : o->inline_max,
+        .const_inputs = values.inputs,
+        .num_const_inputs = (size_t)values.count,
+        .fold = lathe_fold_evaluate,
     };
     st = lathe_onnx_import_file(o->model, &opts, &m);
   }
@@ -202,6 +317,7 @@ static lathe_status_t run(const options_t *o) {
     }
   }
   if (!st) st = write_text(o->output, m);
+  values_free(&values);
   lathe_module_destroy(m);
   lathe_strbuf_destroy(&model_dir);
   lathe_strbuf_destroy(&weights_path);
@@ -209,10 +325,12 @@ static lathe_status_t run(const options_t *o) {
 }
 
 int lathe_cmd_import(int argc, char **argv) {
-  options_t o = {.inline_max = -1};
+  options_t o = {.inline_max = -1, .const_inputs = calloc((size_t)argc, sizeof(char *))};
+  if (!o.const_inputs) return 1;
   int rc = parse_args(argc, argv, &o);
+  lathe_status_t st = rc ? NULL : run(&o);
+  free(o.const_inputs);
   if (rc) return rc < 0 ? 0 : rc;
-  lathe_status_t st = run(&o);
   if (st) {
     lathe_status_print(stderr, "lathe", st);
     lathe_status_free(st);

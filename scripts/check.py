@@ -120,6 +120,21 @@ def roundtrip(build, results):
     return counts
 
 
+def onnx_import(build, results):
+    """`lathe import` on every ONNX backend node-test model (tests/onnx)."""
+    out = os.path.join(results, "onnx-import.json")
+    rc = run([venv_python(build), os.path.join(ROOT, "tests", "onnx", "import_node_tests.py"),
+              build, "-j", JOBS, "--json", out])
+    if not os.path.exists(out):
+        return suite_failed_to_run("onnx-import", rc)
+    with open(out) as f:
+        report = json.load(f)
+    counts = Counts(report["passed"], report["failed"])
+    if rc != 0 and counts.failed == 0:
+        return counts + suite_failed_to_run("onnx-import", rc)
+    return counts
+
+
 def conformance(build, results):
     """ONNX's backend node tests through the C API, each classified pass, wrong,
     unsupported, error, crash or timeout (tests/conformance/run.py). Passes
@@ -138,7 +153,8 @@ def conformance(build, results):
     return counts
 
 
-SUITES = {"unit": unit, "lit": lit, "roundtrip": roundtrip, "conformance": conformance}
+SUITES = {"unit": unit, "lit": lit, "roundtrip": roundtrip, "onnx-import": onnx_import,
+          "conformance": conformance}
 
 
 def has_tests(folder):

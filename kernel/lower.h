@@ -154,9 +154,36 @@ bool gemm_group_ok(lower_ctx_t *c, const lathe_op_t *const *group, uint32_t n);
 gemm_pending_t *gemm_plan(lower_ctx_t *c, const lval_t *a, const lval_t *b, bool ta, bool tb,
                           const lathe_kdim_t *dims, uint32_t rank);
 lathe_dtype_t gemm_acc_dtype(const gemm_pending_t *g);
+/* Numpy matmul of a [.., M, K] and b [.., K, N] (rank-1 operands as a row on
+ * the left, a column on the right; ta/tb swap the inner dims) as a
+ * reduction over statement iterators it[0 .. rank] (the result's index, then
+ * k): the operands' indices and the extent of k. */
+void matmul_index(lower_ctx_t *c, const lval_t *a, const lval_t *b, bool ta, bool tb, uint32_t rank,
+                  const lathe_kexpr_t *const *it, const lathe_kexpr_t **ai,
+                  const lathe_kexpr_t **bi, lathe_kdim_t *out_k);
+/* The result dims of that product (broadcast batch dims), for `?` dims. */
+void matmul_dims(const lval_t *a, const lval_t *b, bool ta, bool tb, uint32_t rank,
+                 lathe_kdim_t *out);
 /* Builds the GEMM kernel computing `v` (whose expr holds the ACC of v->gemm)
  * into `target`. */
 lathe_status_t emit_gemm(lower_ctx_t *c, const lval_t *v, const lathe_kbuffer_t *target);
+
+/* ---- quantized products (lower_qlinear.c) ---- */
+
+/* The element of quantization param p (a scale or zero point) for operand
+ * v's element at idx: p has one element, or is 1-D along v's dim `chan`, or
+ * has v's rank with dim `kdim` (the reduced one) of size 1. NULL for other
+ * shapes. */
+const lathe_kexpr_t *qparam_at(lower_ctx_t *c, const lval_t *p, const lval_t *v, uint32_t kdim,
+                               uint32_t chan, const lathe_kexpr_t *const *idx);
+/* saturate(round_half_even(acc * M + y_zp)) cast to `out`, where
+ * M = (a_scale * b_scale) / y_scale rounded to scale_dtype after each step
+ * (ONNX's reference arithmetic); any NULL param means an unsupported shape. */
+lathe_status_t requantize(lower_ctx_t *c, const lathe_op_t *op, const lathe_kexpr_t *acc,
+                          lathe_dtype_t scale_dtype, const lathe_kexpr_t *a_scale,
+                          const lathe_kexpr_t *b_scale, const lathe_kexpr_t *y_scale,
+                          const lathe_kexpr_t *y_zp, lathe_dtype_t out,
+                          const lathe_kexpr_t **out_y);
 
 /* ---- per-family lowerings, named in lower.def ---- */
 

@@ -94,8 +94,32 @@ static const lathe_kexpr_t *tap(lower_ctx_t *c, const window_t *w, const lval_t 
   return kclamp(c, pos, kint(c, 0), kbin(c, LATHE_KOP_SUB, size, kint(c, 1)));
 }
 
-lathe_status_t lower_conv(lower_ctx_t *c, const lathe_op_t *op) {
-  const lval_t *x = lv_operand(c, op, 0), *w = lv_operand(c, op, 1), *b = lv_operand(c, op, 2);
+/* A quantization param's element for output channel m: per tensor (one
+ * element) or per channel ([M]); NULL for other shapes, or a per-channel
+ * param where only per tensor is allowed (m NULL). */
+static const lathe_kexpr_t *channel_param(lower_ctx_t *c, const lval_t *p, const lathe_kexpr_t *m,
+                                          lathe_kdim_t M) {
+  const lathe_kexpr_t *idx[LATHE_MAX_RANK];
+  bool one = true;
+  for (uint32_t d = 0; d < p->rank; ++d) {
+    idx[d] = kint(c, 0);
+    one &= lathe_kdim_is_static(p->dims[d]) && p->dims[d].size == 1;
+  }
+  if (one) return lv_at(c, p, idx);
+  if (!m || p->rank != 1 || !dim_eq(p->dims[0], M)) return NULL;
+  return lv_at(c, p, &m);
+}
+
+/* The sum of a convolution into a buffer of the accumulator dtype `acc`
+ * (the result itself when `direct`): init(m) + sum over (c, k...) of
+ * x[n, g*Cg + c, o*s + k*d - p] * w[m, c, k...]. Integer accumulators
+ * (conv_integer, qlinear_conv) take (x - x_zero_point) * (w - w_zero_point)
+ * in i32, so padded taps, which contribute 0, act as padding with the zero
+ * point. `bias` (optional) is the init. */
+static lathe_status_t conv_sum(lower_ctx_t *c, const lathe_op_t *op, const lval_t *x,
+                               const lval_t *w, const lval_t *xzp, const lval_t *wzp,
+                               const lval_t *b, lathe_dtype_t acc, bool direct,
+                               const lathe_kbuffer_t **out_acc, lathe_kdim_t *dims) {
   if (x->rank < 3 || w->rank != x->rank)
     return unsupported(op, "needs [N, C, spatial...] operands");
   int64_t groups = lathe_op_attr_int(op, "group"), kw[LATHE_MAX_RANK];
@@ -108,7 +132,6 @@ lathe_status_t lower_conv(lower_ctx_t *c, const lathe_op_t *op) {
     return unsupported(op, "output channels must be static and divisible by group");
   window_t win;
   const lathe_kexpr_t *guess[LATHE_MAX_RANK];
-  lathe_kdim_t dims[LATHE_MAX_RANK];
   LATHE_RETURN_IF_ERROR(window(op, x, x->dims, kw, &win));
   window_out_dims(c, &win, x, M, guess);
   LATHE_RETURN_IF_ERROR(result_dims_e(c, op, 0, guess, dims));
@@ -133,12 +156,20 @@ lathe_status_t lower_conv(lower_ctx_t *c, const lathe_op_t *op) {
     xi[2 + i] = tap(c, &win, x, i, it[2 + i], it[rank + 1 + i], &inside);
     wi[2 + i] = it[rank + 1 + i];
   }
-  lathe_dtype_t dtype = op->results[0].type.dtype, cd = compute_dtype(dtype);
-  const lathe_kexpr_t *v = kbin(c, LATHE_KOP_MUL, lv_at(c, x, xi), lv_at(c, w, wi));
-  if (inside) v = ksel(c, inside, v, kf(c, cd, 0));
+  const lathe_kexpr_t *xv = lv_at(c, x, xi), *wv = lv_at(c, w, wi);
+  if (lathe_dtype_is_integer(acc)) {
+    const lathe_kexpr_t *xz = xzp ? channel_param(c, xzp, NULL, M) : kint(c, 0);
+    const lathe_kexpr_t *wz = wzp ? channel_param(c, wzp, it[1], M) : kint(c, 0);
+    if (!xz || !wz)
+      return unsupported(op, "zero points must be per tensor (x) or per output channel (w)");
+    xv = kbin(c, LATHE_KOP_SUB, lathe_kexpr_cast(c->p, acc, xv), lathe_kexpr_cast(c->p, acc, xz));
+    wv = kbin(c, LATHE_KOP_SUB, lathe_kexpr_cast(c->p, acc, wv), lathe_kexpr_cast(c->p, acc, wz));
+  }
+  const lathe_kexpr_t *v = lathe_kexpr_cast(c->p, acc, kbin(c, LATHE_KOP_MUL, xv, wv));
+  if (inside) v = ksel(c, inside, v, kf(c, acc, 0));
   const lathe_kbuffer_t *t =
-      cd == dtype ? set_buffer(c, op, 0, dims) : scratch(c, "acc", cd, rank, dims);
-  const lathe_kexpr_t *init = b ? lathe_kexpr_cast(c->p, cd, lv_at(c, b, &it[1])) : kf(c, cd, 0);
+      direct ? set_buffer(c, op, 0, dims) : scratch(c, "acc", acc, rank, dims);
+  const lathe_kexpr_t *init = b ? lathe_kexpr_cast(c->p, acc, lv_at(c, b, &it[1])) : kf(c, acc, 0);
   lathe_kstmt_desc_t st = {.num_iters = 2 * rank - 1,
                            .extents = ext,
                            .num_reduce = rank - 1,
@@ -147,6 +178,134 @@ lathe_status_t lower_conv(lower_ctx_t *c, const lathe_op_t *op) {
                            .value = v,
                            .combiner = LATHE_KCOMB_SUM,
                            .init = init};
+  *out_acc = t;
+  return emit(c, &st);
+}
+
+lathe_status_t lower_conv(lower_ctx_t *c, const lathe_op_t *op) {
+  const lval_t *x = lv_operand(c, op, 0), *w = lv_operand(c, op, 1), *b = lv_operand(c, op, 2);
+  lathe_dtype_t dtype = op->results[0].type.dtype, cd = compute_dtype(dtype);
+  const lathe_kbuffer_t *t;
+  lathe_kdim_t dims[LATHE_MAX_RANK];
+  const lathe_kexpr_t *it[LATHE_MAX_RANK];
+  if (op->kind == LATHE_OP_CONV_INTEGER) {
+    const lval_t *xzp = lv_operand(c, op, 2), *wzp = lv_operand(c, op, 3);
+    return conv_sum(c, op, x, w, xzp, wzp, NULL, LATHE_DTYPE_I32, true, &t, dims);
+  }
+  if (op->kind == LATHE_OP_QLINEAR_CONV) {
+    /* x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point, b? */
+    const lval_t *xs = lv_operand(c, op, 1), *ws = lv_operand(c, op, 4), *ys = lv_operand(c, op, 6);
+    w = lv_operand(c, op, 3);
+    LATHE_RETURN_IF_ERROR(conv_sum(c, op, x, w, lv_operand(c, op, 2), lv_operand(c, op, 5),
+                                   lv_operand(c, op, 8), LATHE_DTYPE_I32, false, &t, dims));
+    iters(c, x->rank, it);
+    if (xs->dtype != ws->dtype || xs->dtype != ys->dtype)
+      return unsupported(op, "the three scales must have one dtype");
+    lathe_kdim_t M = w->dims[0];
+    const lathe_kexpr_t *y;
+    LATHE_RETURN_IF_ERROR(requantize(c, op, lathe_kexpr_load(c->p, t, it), xs->dtype,
+                                     channel_param(c, xs, NULL, M), channel_param(c, ws, it[1], M),
+                                     channel_param(c, ys, NULL, M),
+                                     channel_param(c, lv_operand(c, op, 7), NULL, M), dtype, &y));
+    set_expr(c, op, 0, dims, y, NULL);
+    return NULL;
+  }
+  LATHE_RETURN_IF_ERROR(conv_sum(c, op, x, w, NULL, NULL, b, cd, cd == dtype, &t, dims));
+  iters(c, x->rank, it);
+  if (cd != dtype) set_expr(c, op, 0, dims, lathe_kexpr_load(c->p, t, it), NULL);
+  return NULL;
+}
+
+/* conv_transpose: out[n, m, o] = b[m] + sum over (c, k...) of
+ * x[n, g*Cg + c, i] * w[g*Cg + c, m % Mg, k...] where o = i*s + k*d - p, as a
+ * gather: each output position walks every tap and keeps those whose source
+ * position i = (o + p - k*d) / s is whole and inside the input. The begin
+ * pads follow ONNX (auto_pad SAME_*: from the total padding; output_shape
+ * with explicit or no pads: those pads, where the spec's derived pads agree). */
+lathe_status_t lower_conv_transpose(lower_ctx_t *c, const lathe_op_t *op) {
+  const lval_t *x = lv_operand(c, op, 0), *w = lv_operand(c, op, 1), *b = lv_operand(c, op, 2);
+  if (x->rank < 3 || w->rank != x->rank)
+    return unsupported(op, "needs [N, C, spatial...] operands");
+  uint32_t rank = x->rank, s = rank - 2;
+  int64_t groups = lathe_op_attr_int(op, "group"), kw[LATHE_MAX_RANK];
+  for (uint32_t i = 2; i < rank; ++i) {
+    if (!lathe_kdim_is_static(w->dims[i])) return unsupported(op, "kernel dims must be static");
+    kw[i - 2] = w->dims[i].size;
+  }
+  lathe_kdim_t C = x->dims[1], Mg = w->dims[1];
+  if (!lathe_kdim_is_static(C) || !lathe_kdim_is_static(Mg) || groups <= 0 || C.size % groups)
+    return unsupported(op, "channels must be static and divisible by group");
+  lathe_kdim_t dims[LATHE_MAX_RANK];
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, NULL, dims));
+  int64_t stride[LATHE_MAX_RANK], dil[LATHE_MAX_RANK], opad[LATHE_MAX_RANK], begin[LATHE_MAX_RANK];
+  list_or(op, "strides", s, 1, stride);
+  list_or(op, "dilations", s, 1, dil);
+  list_or(op, "output_padding", s, 0, opad);
+  const int64_t *pads, *oshape;
+  size_t np = lathe_op_attr_ints(op, "pads", &pads);
+  size_t nos = lathe_op_attr_ints(op, "output_shape", &oshape);
+  const char *auto_pad = lathe_op_attr_string(op, "auto_pad");
+  bool same = strncmp(auto_pad, "SAME", 4) == 0, valid = strcmp(auto_pad, "VALID") == 0;
+  for (uint32_t i = 0; i < s; ++i) {
+    int64_t given = np == 2 * s && !valid ? pads[i] : 0;
+    begin[i] = given;
+    if (!same && !nos) continue;
+    if (!lathe_kdim_is_static(x->dims[2 + i]) || !lathe_kdim_is_static(dims[2 + i]))
+      return unsupported(op, "derived pads need static spatial dims");
+    int64_t total = stride[i] * (x->dims[2 + i].size - 1) + opad[i] + (kw[i] - 1) * dil[i] + 1 -
+                    dims[2 + i].size;
+    int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2); /* floor */
+    int64_t derived = strcmp(auto_pad, "SAME_UPPER") == 0 ? half : total - half;
+    if (same && np != 2 * s) begin[i] = derived;
+    else if (derived != given)
+      return unsupported(op, "pads %lld and output_shape disagree (ONNX's spec derives %lld)",
+                         (long long)given, (long long)derived);
+  }
+  /* Iterators: n, m, o... | c, k... */
+  lathe_kdim_t ext[2 * LATHE_MAX_RANK], Cg = lathe_kdim_static(C.size / groups);
+  memcpy(ext, dims, rank * sizeof *dims);
+  ext[rank] = Cg;
+  for (uint32_t i = 0; i < s; ++i) ext[rank + 1 + i] = lathe_kdim_static(kw[i]);
+  const lathe_kexpr_t *it[2 * LATHE_MAX_RANK], *xi[LATHE_MAX_RANK], *wi[LATHE_MAX_RANK],
+      *inside = NULL;
+  iters(c, 2 * rank - 1, it);
+  const lathe_kexpr_t *ch =
+      kbin(c, LATHE_KOP_ADD,
+           kbin(c, LATHE_KOP_MUL, kbin(c, LATHE_KOP_FLOORDIV, it[1], kdim(c, Mg)), kdim(c, Cg)),
+           it[rank]);
+  xi[0] = it[0];
+  xi[1] = ch;
+  wi[0] = ch;
+  wi[1] = kbin(c, LATHE_KOP_MOD, it[1], kdim(c, Mg));
+  for (uint32_t i = 0; i < s; ++i) {
+    const lathe_kexpr_t *q =
+        kbin(c, LATHE_KOP_SUB, kbin(c, LATHE_KOP_ADD, it[2 + i], kint(c, begin[i])),
+             kbin(c, LATHE_KOP_MUL, it[rank + 1 + i], kint(c, dil[i])));
+    const lathe_kexpr_t *size = kdim(c, x->dims[2 + i]);
+    const lathe_kexpr_t *src = kbin(c, LATHE_KOP_FLOORDIV, q, kint(c, stride[i]));
+    const lathe_kexpr_t *ok =
+        kbin(c, LATHE_KOP_AND,
+             kbin(c, LATHE_KOP_EQ, kbin(c, LATHE_KOP_MOD, q, kint(c, stride[i])), kint(c, 0)),
+             kbin(c, LATHE_KOP_AND, kbin(c, LATHE_KOP_GE, src, kint(c, 0)),
+                  kbin(c, LATHE_KOP_LT, src, size)));
+    inside = inside ? kbin(c, LATHE_KOP_AND, inside, ok) : ok;
+    xi[2 + i] = kclamp(c, src, kint(c, 0), kbin(c, LATHE_KOP_SUB, size, kint(c, 1)));
+    wi[2 + i] = it[rank + 1 + i];
+  }
+  lathe_dtype_t dtype = op->results[0].type.dtype, cd = compute_dtype(dtype);
+  const lathe_kexpr_t *v =
+      ksel(c, inside, kbin(c, LATHE_KOP_MUL, lv_at(c, x, xi), lv_at(c, w, wi)), kf(c, cd, 0));
+  const lathe_kbuffer_t *t =
+      cd == dtype ? set_buffer(c, op, 0, dims) : scratch(c, "acc", cd, rank, dims);
+  lathe_kstmt_desc_t st = {.num_iters = 2 * rank - 1,
+                           .extents = ext,
+                           .num_reduce = rank - 1,
+                           .target = t,
+                           .target_index = it,
+                           .value = v,
+                           .combiner = LATHE_KCOMB_SUM,
+                           .init =
+                               b ? lathe_kexpr_cast(c->p, cd, lv_at(c, b, &it[1])) : kf(c, cd, 0)};
   LATHE_RETURN_IF_ERROR(emit(c, &st));
   if (cd != dtype) set_expr(c, op, 0, dims, lathe_kexpr_load(c->p, t, it), NULL);
   return NULL;

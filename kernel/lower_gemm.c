@@ -73,16 +73,9 @@ gemm_pending_t *gemm_plan(lower_ctx_t *c, const lval_t *a, const lval_t *b, bool
   return p;
 }
 
-/* result[..., m, n] += a[..., m, k] * b[..., k, n] as a LOOPS reduction;
- * rank-1 operands per numpy (a vector is a row on the left, a column on the
- * right). */
-static lathe_status_t matmul_loops(lower_ctx_t *c, const lathe_op_t *op, const lval_t *a,
-                                   const lval_t *b, bool ta, bool tb, const lathe_kdim_t *dims,
-                                   bool to_scratch) {
-  uint32_t rank = op->results[0].type.rank;
-  lathe_dtype_t dtype = op->results[0].type.dtype, cd = compute_dtype(dtype);
-  const lathe_kexpr_t *it[LATHE_MAX_RANK + 1], *ai[LATHE_MAX_RANK], *bi[LATHE_MAX_RANK];
-  iters(c, rank + 1, it);
+void matmul_index(lower_ctx_t *c, const lval_t *a, const lval_t *b, bool ta, bool tb, uint32_t rank,
+                  const lathe_kexpr_t *const *it, const lathe_kexpr_t **ai,
+                  const lathe_kexpr_t **bi, lathe_kdim_t *out_k) {
   const lathe_kexpr_t *k = it[rank];
   uint32_t nm = a->rank >= 2, nn = b->rank >= 2; /* result has an m / n dim */
   const lathe_kexpr_t *m = nm ? it[rank - 1 - nn] : NULL, *n = nn ? it[rank - 1] : NULL;
@@ -106,9 +99,22 @@ static lathe_status_t matmul_loops(lower_ctx_t *c, const lathe_op_t *op, const l
     if (lathe_kdim_is_static(a->dims[d]) && a->dims[d].size == 1) ai[d] = kint(c, 0);
   for (uint32_t d = 0; d + 2 <= b->rank; ++d)
     if (lathe_kdim_is_static(b->dims[d]) && b->dims[d].size == 1) bi[d] = kint(c, 0);
+  *out_k = a->dims[nm ? (ta ? a->rank - 2 : a->rank - 1) : 0];
+}
+
+/* result[..., m, n] += a[..., m, k] * b[..., k, n] as a LOOPS reduction;
+ * rank-1 operands per numpy (a vector is a row on the left, a column on the
+ * right). */
+static lathe_status_t matmul_loops(lower_ctx_t *c, const lathe_op_t *op, const lval_t *a,
+                                   const lval_t *b, bool ta, bool tb, const lathe_kdim_t *dims,
+                                   bool to_scratch) {
+  uint32_t rank = op->results[0].type.rank;
+  lathe_dtype_t dtype = op->results[0].type.dtype, cd = compute_dtype(dtype);
+  const lathe_kexpr_t *it[LATHE_MAX_RANK + 1], *ai[LATHE_MAX_RANK], *bi[LATHE_MAX_RANK];
+  iters(c, rank + 1, it);
   lathe_kdim_t ext[LATHE_MAX_RANK + 1];
   memcpy(ext, dims, rank * sizeof *dims);
-  ext[rank] = a->dims[nm ? (ta ? a->rank - 2 : a->rank - 1) : 0];
+  matmul_index(c, a, b, ta, tb, rank, it, ai, bi, &ext[rank]);
   bool direct = cd == dtype && !to_scratch;
   const lathe_kbuffer_t *t =
       direct ? set_buffer(c, op, 0, dims) : scratch(c, "acc", cd, rank, dims);
@@ -126,9 +132,8 @@ static lathe_status_t matmul_loops(lower_ctx_t *c, const lathe_op_t *op, const l
   return NULL;
 }
 
-/* Result dims from the operands (numpy matmul broadcasting), for `?` dims. */
-static void product_dims(const lval_t *a, const lval_t *b, bool ta, bool tb, uint32_t rank,
-                         lathe_kdim_t *out) {
+void matmul_dims(const lval_t *a, const lval_t *b, bool ta, bool tb, uint32_t rank,
+                 lathe_kdim_t *out) {
   uint32_t nm = a->rank >= 2, nn = b->rank >= 2, nbatch = rank - nm - nn;
   for (uint32_t d = 0; d < nbatch; ++d) {
     out[d] = lathe_kdim_static(1);
@@ -148,7 +153,7 @@ lathe_status_t lower_matmul(lower_ctx_t *c, const lathe_op_t *op) {
   const lval_t *a = lv_operand(c, op, 0), *b = lv_operand(c, op, 1);
   lathe_kdim_t fallback[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];
   uint32_t rank = op->results[0].type.rank;
-  product_dims(a, b, false, false, rank, fallback);
+  matmul_dims(a, b, false, false, rank, fallback);
   LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
   gemm_pending_t *g = gemm_plan(c, a, b, false, false, dims, rank);
   if (!g) return matmul_loops(c, op, a, b, false, false, dims, false);
@@ -163,7 +168,7 @@ lathe_status_t lower_gemm_op(lower_ctx_t *c, const lathe_op_t *op) {
   double alpha = lathe_op_attr_float(op, "alpha"), beta = lathe_op_attr_float(op, "beta");
   lathe_kdim_t fallback[2], dims[LATHE_MAX_RANK];
   if (a->rank != 2 || b->rank != 2) return unsupported(op, "needs 2-D operands");
-  product_dims(a, b, ta, tb, 2, fallback);
+  matmul_dims(a, b, ta, tb, 2, fallback);
   LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, fallback, dims));
   lathe_dtype_t cd = compute_dtype(op->results[0].type.dtype);
   const lathe_kexpr_t *idx[2];

@@ -11,6 +11,7 @@ backend compiles every kernel. Prints one line per mismatch and
 "ops: K of N cases match". Integer results must match exactly; float results
 within 1e-5 (1e-3 for f16) relative.
 """
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -181,7 +182,174 @@ resize(ints(1, 2, 5, 6, lo=0, hi=255, dtype=np.uint8), scales=[1, 1, 1.6, 0.7], 
 resize(ints(1, 2, 5, 6, lo=-100, hi=100, dtype=np.int8), scales=[1, 1, 2.2, 0.5], mode="cubic")
 resize(ints(1, 2, 5, 6, dtype=np.int32), scales=[1, 1, 2.2, 0.5], mode="nearest")
 
-def run_case(k, name, inputs, build, outdir, extra, cpu):
+
+# ---- conv_transpose (numpy for the arithmetic, onnx.reference for the pad rules) ----
+def convt_np(x, w, b, strides, dil, begin, out_shape, group):
+    n, cin = x.shape[:2]
+    mg, ks = w.shape[1], w.shape[2:]
+    y = np.zeros((n, mg * group) + tuple(out_shape))
+    cg = cin // group
+    for ch in range(cin):
+        g = ch // cg
+        for i in np.ndindex(*x.shape[2:]):
+            for k in np.ndindex(*ks):
+                o = [i[d] * strides[d] + k[d] * dil[d] - begin[d] for d in range(len(ks))]
+                if all(0 <= o[d] < out_shape[d] for d in range(len(ks))):
+                    y[(slice(None), slice(g * mg, (g + 1) * mg)) + tuple(o)] += (
+                        x[(slice(None), ch) + i].astype(F)[:, None] * w[(ch, slice(None)) + k])
+    if b is not None:
+        y += b.reshape((1, -1) + (1,) * len(ks))
+    return y
+
+
+def convt(x, w, b=None, group=1, strides=None, dil=None, pads=None, output_padding=None):
+    s = len(x.shape) - 2
+    st, dl = strides or [1] * s, dil or [1] * s
+    pd, op = pads or [0] * (2 * s), output_padding or [0] * s
+    out = [st[d] * (x.shape[2 + d] - 1) + op[d] + (w.shape[2 + d] - 1) * dl[d] + 1 - pd[d] - pd[s + d]
+           for d in range(s)]
+    attrs = {"group": group}
+    for k, v in [("strides", strides), ("dilations", dil), ("pads", pads), ("output_padding", output_padding)]:
+        if v is not None:
+            attrs[k] = v
+    ins = [x, w] + ([b] if b is not None else [])
+    case("conv_transpose %s %s %s" % ([list(a.shape) for a in ins], group, attrs), ins,
+         lambda g, v: g.op("conv_transpose", v, lambda x, w, b=None: convt_np(x, w, b, st, dl, pd[:s], out, group), attrs))
+
+
+def convt_onnx(x, w, **attrs):
+    case("conv_transpose %s %s %s (onnx)" % (list(x.shape), list(w.shape), attrs), [x, w],
+         lambda g, v: g.op("conv_transpose", v, lambda a, b: onnx_ref("ConvTranspose", [a, b], attrs), attrs))
+
+
+convt(f32(1, 1, 3, 3), f32(1, 2, 3, 3))
+convt(f32(2, 3, 5), f32(3, 4, 3), f32(4), strides=[2])
+convt(f32(1, 4, 3, 4), f32(4, 3, 2, 3), f32(6), group=2, strides=[3, 2], pads=[1, 0, 0, 1])
+convt(f32(2, 6, 4, 3), f32(6, 1, 3, 3), group=6, strides=[2, 2], dil=[2, 1], pads=[1, 2, 2, 1])
+convt(f32(1, 2, 3, 3), f32(2, 2, 3, 3), strides=[3, 2], output_padding=[1, 1])
+convt(f32(1, 2, 2, 3, 2), f32(2, 3, 2, 2, 3), strides=[2, 1, 2], pads=[0, 1, 0, 1, 0, 1])
+convt(f32(1, 3, 1, 1), f32(3, 5, 4, 4), f32(5), strides=[4, 4])
+convt_onnx(f32(1, 1, 3, 3), f32(1, 2, 3, 3), strides=[3, 2], output_shape=[10, 8])
+convt_onnx(f32(1, 1, 3, 3), f32(1, 2, 3, 3), strides=[3, 2], output_shape=[10, 8], kernel_shape=[3, 3],
+           output_padding=[1, 1])
+convt_onnx(f32(1, 1, 3, 3), f32(1, 2, 3, 3), strides=[2, 2], auto_pad="SAME_UPPER")
+convt_onnx(f32(1, 1, 3, 4), f32(1, 2, 3, 2), strides=[2, 3], auto_pad="SAME_LOWER")
+convt_onnx(f32(1, 1, 3, 3), f32(1, 2, 3, 3), strides=[3, 2], pads=[1, 2, 1, 2])
+convt_onnx(f32(1, 1, 3, 3), f32(1, 1, 2, 2), dilations=[2, 2])
+
+
+# ---- integer and quantized products ----
+def u8(*shape):
+    return ints(*shape, lo=0, hi=256, dtype=np.uint8)
+
+
+def i8(*shape):
+    return ints(*shape, lo=-128, hi=128, dtype=np.int8)
+
+
+def matmul_integer(a, b, za=None, zb=None, const_zp=False):
+    """Zero points per tensor, per row of a ([M]) or per column of b ([N] or
+    [1, N]); inputs of the graph, or constants with const_zp."""
+    def ref(a, b, za, zb):
+        a64, b64 = a.astype(np.int64), b.astype(np.int64)
+        if za is not None:
+            a64 = a64 - (za.reshape(-1, 1) if za.ndim == 1 and za.size > 1 else za)
+        if zb is not None:
+            b64 = b64 - zb
+        return (a64 @ b64).astype(np.int32)
+
+    zps = [za, zb]
+    ins = [a, b] + ([] if const_zp else [z for z in zps if z is not None])
+
+    def build(g, v):
+        it = iter(v[2:])
+        ops = v[:2] + [None if z is None else g.const(z) if const_zp else next(it) for z in zps]
+        while ops[-1] is None:
+            ops.pop()
+        return g.op("matmul_integer", ops, lambda a, b, *z: ref(a, b, *(list(z) + [None, None])[:2]), None, np.int32)
+    case("matmul_integer %s %s za=%s zb=%s const=%s" % (
+        list(a.shape), list(b.shape), None if za is None else list(za.shape), None if zb is None else list(zb.shape),
+        const_zp), ins, build)
+
+
+matmul_integer(u8(4, 3), u8(3, 5), np.array(12, np.uint8), np.array(200, np.uint8))
+matmul_integer(i8(5, 17), i8(17, 3))
+matmul_integer(u8(4, 7), i8(7, 6), np.array([1, 2, 250, 0], np.uint8), np.array([3, -2, 0, 127, -128, 5], np.int8))
+matmul_integer(i8(2, 3, 4, 5), i8(5, 2), np.array(-3, np.int8), np.array(0, np.int8), const_zp=True)
+matmul_integer(i8(3, 4, 5), i8(3, 5, 2), np.array(0, np.int8), np.array(0, np.int8), const_zp=True)
+matmul_integer(u8(0, 4), u8(4, 3))
+matmul_integer(u8(7), u8(7, 2), np.array(9, np.uint8))
+matmul_integer(u8(2, 6, 9), u8(9, 4), np.array(11, np.uint8), np.array([[1, 2, 3, 4]], np.uint8))
+
+
+def qlinear_matmul(a, sa, za, b, sb, zb, sy, zy, consts=()):
+    """consts: names among sa za sb zb sy zy given as constants (else inputs)."""
+    names = ["a", "sa", "za", "b", "sb", "zb", "sy", "zy"]
+    arrays = [a, sa, za, b, sb, zb, sy, zy]
+    ins = [arr for nm, arr in zip(names, arrays) if nm not in consts]
+
+    def build(g, v):
+        it = iter(v)
+        ops = [g.const(arr) if nm in consts else next(it) for nm, arr in zip(names, arrays)]
+        return g.op("qlinear_matmul", ops, lambda *x: onnx_ref("QLinearMatMul", list(x)), None, zy.dtype)
+    case("qlinear_matmul %s %s %s %s consts=%s" % (list(a.shape), list(b.shape), a.dtype, sa.dtype, consts), ins, build)
+
+
+for st in [np.float32, np.float16]:
+    for dt, mk in [(np.uint8, u8), (np.int8, i8)]:
+        zero = np.array(0 if dt == np.int8 else 128, dt)
+        qlinear_matmul(mk(2, 4), np.array(0.0066, st), np.array(113, dt) if dt == np.uint8 else np.array(-7, dt),
+                       mk(4, 3), np.array(0.00705, st), np.array(114, dt) if dt == np.uint8 else np.array(3, dt),
+                       np.array(0.9, st), np.array(118, dt) if dt == np.uint8 else np.array(1, dt))
+qlinear_matmul(u8(2, 3, 5), np.array(0.05, np.float32), np.array(100, np.uint8), u8(5, 4),
+               np.array([0.01, 0.02, 0.03, 0.04], np.float32), np.array([120, 130, 90, 128], np.uint8),
+               np.array(2.5, np.float32), np.array(120, np.uint8))
+qlinear_matmul(i8(3, 17), np.array(0.02, np.float32), np.array(0, np.int8), i8(17, 5),
+               np.array(0.03, np.float32), np.array(0, np.int8), np.array(0.4, np.float32),
+               np.array(-5, np.int8), consts=("sa", "za", "sb", "zb", "sy", "zy"))
+qlinear_matmul(u8(4, 6), np.array(0.1, np.float32), np.array(0, np.uint8), u8(6, 2),
+               np.array(0.1, np.float32), np.array(0, np.uint8), np.array(400.0, np.float32),
+               np.array(3, np.uint8), consts=("za", "zb"))
+
+
+def conv_integer(x, w, xz=None, wz=None, **attrs):
+    """The reference: a float64 Conv of the centered operands (exact here);
+    ONNX's ConvInteger reference cannot take per-channel zero points."""
+    def ref(x, w, xz=None, wz=None):
+        xc = x.astype(F) - (0 if xz is None else xz)
+        wc = w.astype(F) - (0 if wz is None else wz.reshape((-1,) + (1,) * (w.ndim - 1)) if wz.ndim else wz)
+        return onnx_ref("Conv", [xc, wc], attrs).astype(np.int32)
+    ins = [a for a in [x, w, xz, wz] if a is not None]
+    case("conv_integer %s %s %s %s" % (list(x.shape), list(w.shape), wz is not None and list(wz.shape), attrs), ins,
+         lambda g, v: g.op("conv_integer", v, ref, attrs, np.int32))
+
+
+conv_integer(u8(1, 1, 3, 3), u8(1, 1, 2, 2), np.array(1, np.uint8))
+conv_integer(u8(1, 1, 3, 3), u8(1, 1, 2, 2), np.array(1, np.uint8), pads=[1, 1, 1, 1])
+conv_integer(i8(2, 4, 5, 6), i8(6, 2, 3, 2), np.array(-3, np.int8), np.array([1, 0, -2, 5, 7, -128], np.int8),
+             group=2, strides=[2, 1], pads=[1, 0, 2, 1], dilations=[1, 2])
+conv_integer(u8(1, 3, 7), i8(2, 3, 3))
+
+
+def qlinear_conv(x, xs, xz, w, ws, wz, ys, yz, b=None, **attrs):
+    ins = [x, xs, xz, w, ws, wz, ys, yz] + ([b] if b is not None else [])
+    case("qlinear_conv %s %s %s %s" % (list(x.shape), list(w.shape), list(ws.shape), attrs), ins,
+         lambda g, v: g.op("qlinear_conv", v, lambda *a: onnx_ref("QLinearConv", list(a), attrs), attrs, yz.dtype))
+
+
+qlinear_conv(u8(1, 1, 7, 7), np.array(0.00369204697, np.float32), np.array(132, np.uint8), u8(1, 1, 1, 1),
+             np.array([0.00172794575], np.float32), np.array([255], np.uint8), np.array(0.00162681262, np.float32),
+             np.array(123, np.uint8))
+qlinear_conv(i8(2, 4, 6, 5), np.array(0.05, np.float32), np.array(3, np.int8), i8(6, 2, 3, 3),
+             np.array([0.01, 0.02, 0.015, 0.03, 0.01, 0.02], np.float32), np.array([0, 0, 0, 0, 0, 0], np.int8),
+             np.array(0.7, np.float32), np.array(-4, np.int8), ints(6, lo=-500, hi=500, dtype=np.int32),
+             group=2, pads=[1, 1, 0, 1], strides=[1, 2])
+qlinear_conv(u8(1, 3, 5, 5), np.array(0.02, np.float32), np.array(128, np.uint8), u8(2, 3, 2, 2),
+             np.array(0.01, np.float32), np.array(127, np.uint8), np.array(0.05, np.float32),
+             np.array(100, np.uint8), auto_pad="SAME_UPPER")
+
+def prepare(k, name, inputs, build, outdir, extra, cpu):
+    """Writes case k's graph and inputs; returns what check() needs."""
     g = Graph("case%d" % k)
     vals = [g.input("in%d" % i, a) for i, a in enumerate(inputs)]
     out = build(g, vals)
@@ -204,15 +372,22 @@ def run_case(k, name, inputs, build, outdir, extra, cpu):
         cmd = ["lathe-interp"] + extra + [base + ".lir"] + files
         for r in results:
             cmd += ["-o", r]
+    return name, cmd, results, g.refs()
+
+
+def check(job):
+    """Runs one case's tool and compares; prints its mismatches."""
+    name, cmd, results, refs = job
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
-        print("FAIL %s: %s" % (name, r.stderr.strip()))
+        print("FAIL %s: %s" % (name, r.stderr.strip()), flush=True)
         return False
     good = True
-    for i, ref in enumerate(g.refs()):
+    for i, ref in enumerate(refs):
         got = np.load(results[i])
         if got.shape != ref.shape or got.dtype != ref.dtype:
-            print("FAIL %s: output %d is %s%s, expected %s%s" % (name, i, got.dtype, got.shape, ref.dtype, ref.shape))
+            print("FAIL %s: output %d is %s%s, expected %s%s" % (name, i, got.dtype, got.shape, ref.dtype, ref.shape),
+                  flush=True)
             good = False
             continue
         if got.dtype.kind == "f":
@@ -223,7 +398,7 @@ def run_case(k, name, inputs, build, outdir, extra, cpu):
             bad = got != ref
         if bad.any():
             print("FAIL %s: output %d differs at %d of %d elements (first %s: %s vs %s)" % (
-                name, i, bad.sum(), bad.size, np.argwhere(bad)[0], got[bad][0], ref[bad][0]))
+                name, i, bad.sum(), bad.size, np.argwhere(bad)[0], got[bad][0], ref[bad][0]), flush=True)
             good = False
     return good
 
@@ -233,8 +408,11 @@ def main():
     cpu = "--target=cpu" in extra
     extra = [a for a in extra if a != "--target=cpu"]
     os.makedirs(outdir, exist_ok=True)
-    ok = sum(run_case(k, name, inputs, build, outdir, extra, cpu)
-             for k, (name, inputs, build) in enumerate(CASES))
+    # Graphs and references are built here, in order; the tool runs (mostly
+    # waiting on process start-up and compilation) go in parallel.
+    jobs = [prepare(k, name, inputs, build, outdir, extra, cpu) for k, (name, inputs, build) in enumerate(CASES)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 2)) as pool:
+        ok = sum(pool.map(check, jobs))
     print("ops: %d of %d cases match" % (ok, len(CASES)))
     return 0 if ok == len(CASES) else 1
 

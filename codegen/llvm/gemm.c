@@ -170,6 +170,11 @@ static void load_sizes(gemm_t *g) {
 
 /* ---- packing ---- */
 
+/* Loops that run rarely (edges, padding) or cannot gain from vectorizing
+ * stay plain: vectorized and unrolled, each would cost compile time and
+ * code size for nothing. */
+static void quiet(gemm_t *g, LLVMValueRef latch_br) { cg_loop_hint(g->cg, latch_br, false, 0, true); }
+
 static void copy_elem(gemm_t *g, uint32_t buffer, LLVMValueRef flat, LLVMValueRef dst) {
   lathe_dtype_t t = g->cg->p->buffers[buffer]->dtype;
   LLVMValueRef v = fn_cast(g->f, g->acc, t, fn_load_elem(g->f, buffer, flat));
@@ -190,13 +195,13 @@ static void pack_panel(gemm_t *g, uint32_t buffer, LLVMValueRef dst, uint32_t R,
     LLVMValueRef src = add(g, base, mul(g, l1.iv, stride_r));
     fn_loop_begin(f, &l2, c64(g, 0), kc, c64(g, 1), "pack.k");
     copy_elem(g, buffer, add(g, src, l2.iv), elem_ptr(g, dst, add(g, mul(g, l2.iv, c64(g, R)), l1.iv)));
-    fn_loop_end(f, &l2);
+    quiet(g, fn_loop_end(f, &l2)); /* strided stores: nothing to vectorize */
     fn_loop_end(f, &l1);
     fn_loop_begin(f, &l1, rows, c64(g, R), c64(g, 1), "pad.r");
     fn_loop_begin(f, &l2, c64(g, 0), kc, c64(g, 1), "pad.k");
     store_s(g, zero_acc(g), elem_ptr(g, dst, add(g, mul(g, l2.iv, c64(g, R)), l1.iv)));
-    fn_loop_end(f, &l2);
-    fn_loop_end(f, &l1);
+    quiet(g, fn_loop_end(f, &l2));
+    quiet(g, fn_loop_end(f, &l1));
     return;
   }
   /* for k: for r, with a constant-trip copy for full panels */
@@ -210,13 +215,15 @@ static void pack_panel(gemm_t *g, uint32_t buffer, LLVMValueRef dst, uint32_t R,
     LLVMValueRef row = elem_ptr(g, dst, mul(g, l1.iv, c64(g, R)));
     fn_loop_begin(f, &l2, c64(g, 0), is_full ? c64(g, R) : rows, c64(g, 1), "pack.r");
     copy_elem(g, buffer, add(g, src, mul(g, l2.iv, stride_r)), elem_ptr(g, row, l2.iv));
-    fn_loop_end(f, &l2);
-    if (!is_full) {
+    LLVMValueRef br = fn_loop_end(f, &l2);
+    if (!is_full) { /* the one edge panel: plain loops */
+      quiet(g, br);
       fn_loop_begin(f, &l2, rows, c64(g, R), c64(g, 1), "pad.r");
       store_s(g, zero_acc(g), elem_ptr(g, row, l2.iv));
-      fn_loop_end(f, &l2);
+      quiet(g, fn_loop_end(f, &l2));
     }
-    fn_loop_end(f, &l1);
+    /* the full copy is a few vector moves already: no need to unroll around it */
+    cg_loop_hint(g->cg, fn_loop_end(f, &l1), false, 0, true);
     LLVMBuildBr(f->b, done);
   }
   LLVMPositionBuilderAtEnd(f->b, done);
@@ -342,6 +349,7 @@ static void store_tile(gemm_t *g, const tile_at_t *t, bool last, bool full, bool
   }
   LLVMValueRef br = fn_loop_end(f, &lj);
   if (full) cg_loop_hint(g->cg, br, true, g->W, true);
+  else quiet(g, br);
   fn_loop_end(f, &li);
 }
 

@@ -42,6 +42,12 @@ CLASSES = ("pass", "wrong", "unsupported", "error", "crash", "timeout")
 # Classes that fail the gate: everything that is neither right nor cleanly
 # unsupported.
 FAILING = ("wrong", "error", "crash", "timeout")
+# A sanitizer report must end the runner with a signal or a non-zero exit,
+# never a printed verdict; the same settings as scripts/check.py.
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:abort_on_error=1",
+}
 
 
 def node_test_dir():
@@ -181,6 +187,9 @@ HOW = """\
   `tests/conformance/floor` says. Passes count as passed in check's total,
   unsupported as skipped, the rest as failed. When coverage grows, raise the
   floor to the new count in the same commit (the gate prints a reminder).
+- **Cost.** The whole suite took about 135 CPU-seconds in the normal build and
+  310 in the ASan+UBSan build (onnx 1.19.1, 2 workers), so about 1.2 and 2.6
+  minutes on two otherwise idle cores: both CI builds run all of it.
 - **Commands.** `make conformance-report` rebuilds and rewrites this page.
   One test: `BUILD/bin/lathe-conformance DIR`. Some tests:
   `BUILD/venv/bin/python tests/conformance/run.py --build BUILD --filter REGEX -v`.
@@ -281,7 +290,8 @@ def run_suite(args):
             r = f.result()
             results.append(r)
             if args.verbose or r["class"] in FAILING:
-                print(f"  {r['class']:<11} {r['test']}: {r.get('message', '')}", flush=True)
+                msg = r.get("message")
+                print(f"  {r['class']:<11} {r['test']}" + (f": {msg}" if msg else ""), flush=True)
     elapsed = time.monotonic() - start
     results.sort(key=lambda r: r["test"])
     counts, per_op = summarize(results, ops)
@@ -318,6 +328,8 @@ def main(argv):
     ap.add_argument("--counts", help="write {passed, failed, skipped} here (for scripts/check.py)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every test's verdict")
     args = ap.parse_args(argv)
+    for key, value in SANITIZER_ENV.items():
+        os.environ.setdefault(key, value)
 
     if args.from_json:
         with open(args.from_json) as f:

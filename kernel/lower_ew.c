@@ -182,9 +182,17 @@ static const lathe_kexpr_t *where(lower_ctx_t *c, const lathe_op_t *op,
 }
 /* Narrowing goes through the target dtype so the value rounds (or wraps)
  * exactly as the stored one would. */
+/* ONNX Cast from a float to a 4-bit integer keeps the low four bits of the
+ * integer value (Cast(-9.0) to INT4 is 7), where the kernel IR's float->int
+ * CAST saturates; going through i32 (saturating) and then an int->int CAST
+ * (which wraps) gives ONNX's result. */
 static const lathe_kexpr_t *cast(lower_ctx_t *c, const lathe_op_t *op,
                                  const lathe_kexpr_t *const *a, uint32_t n) {
-  return lathe_kexpr_cast(c->p, op->results[0].type.dtype, a[0]);
+  lathe_dtype_t to = op->results[0].type.dtype;
+  const lathe_kexpr_t *x = a[0];
+  bool to_nibble = to == LATHE_DTYPE_I4 || to == LATHE_DTYPE_U4;
+  if (to_nibble && x && lathe_dtype_is_float(x->dtype)) x = lathe_kexpr_cast(c->p, LATHE_DTYPE_I32, x);
+  return lathe_kexpr_cast(c->p, to, x);
 }
 
 static const ew_entry_t ew_table[LATHE_OP_KIND_COUNT] = {

@@ -187,7 +187,6 @@ static bool read_data_set(const config_t *cfg, lathe_compiled_t *c, int set, buf
 static bool compare_output(const config_t *cfg, lathe_compiled_t *c, int set, int32_t k,
                            const lathe_rt_tensor_t *got, const lathe_rt_tensor_t *want,
                            verdict_t *v) {
-  (void)cfg;
   lathe_tensor_info_t info;
   const char *name = "?";
   lathe_status_t st = lathe_compiled_output_info(c, k, &info);
@@ -201,8 +200,8 @@ static bool compare_output(const config_t *cfg, lathe_compiled_t *c, int set, in
   if (strcmp(g, w)) {
     v->cls = "wrong";
     v->phase = "compare";
-    snprintf(v->message, sizeof v->message, "output '%s' (#%d): got %s, expected %s", name,
-             (int)k, g, w);
+    snprintf(v->message, sizeof v->message, "output '%s' (#%d): got %s, expected %s", name, (int)k,
+             g, w);
     return false;
   }
   bool exact = !is_float(want->dtype);
@@ -236,8 +235,8 @@ static bool run_data_set(const config_t *cfg, lathe_compiled_t *c, lathe_context
   lathe_status_t st = NULL;
   if (ok) st = lathe_compiled_output_shapes(c, b.inputs, b.num_inputs, b.outputs, b.num_outputs);
   for (int32_t k = 0; ok && !st && k < b.num_outputs; ++k)
-    st = lathe_tensor_alloc(b.outputs[k].dtype, b.outputs[k].rank, b.outputs[k].dims,
-                            &b.outputs[k]);
+    st =
+        lathe_tensor_alloc(b.outputs[k].dtype, b.outputs[k].rank, b.outputs[k].dims, &b.outputs[k]);
   if (ok && !st) st = lathe_context_run(x, b.inputs, b.num_inputs, b.outputs, b.num_outputs);
   if (ok && st) {
     take_status(v, "run", st);
@@ -286,10 +285,11 @@ static void run_test(const config_t *cfg, verdict_t *v) {
     if (!run_data_set(cfg, c, x, set, v)) goto done;
     v->data_sets = set + 1;
   }
-  if (!v->data_sets)
-    set_message(v, "error", "data", "%s: no test_data_set_0 folder%s", cfg->test_dir, "");
-  else
+  if (v->data_sets) {
     v->cls = "pass";
+  } else {
+    set_message(v, "error", "data", "%s: no test_data_set_0 folder%s", cfg->test_dir, "");
+  }
 done:
   lathe_context_destroy(x);
   lathe_compiled_destroy(c);

@@ -37,6 +37,13 @@ static lathe_status_t check_scale_shape(const lathe_infer_ctx_t *ctx, uint32_t s
   return NULL;
 }
 
+/* True when every dim is a static 1 (a scalar has none). */
+static bool is_single_element(const lathe_type_t *t) {
+  for (uint32_t i = 0; i < t->rank; ++i)
+    if (!lathe_dim_is_static(t->dims[i]) || t->dims[i].size != 1) return false;
+  return true;
+}
+
 /* Scale (operand 1) and optional zero point (operand 2): float scale, zero
  * point of the scale's shape. */
 static lathe_status_t check_params(const lathe_infer_ctx_t *ctx) {
@@ -45,7 +52,10 @@ static lathe_status_t check_params(const lathe_infer_ctx_t *ctx) {
   if (!lathe_infer_has_operand(ctx, 2)) return NULL;
   LATHE_RETURN_IF_ERROR(lathe_infer_require_dtype(ctx, 2, LATHE_DTC_INT));
   const lathe_type_t *s = lathe_infer_operand_type(ctx, 1), *z = lathe_infer_operand_type(ctx, 2);
-  if (!lathe_type_compatible(&(lathe_type_t){z->dtype, s->rank, s->dims}, z))
+  /* ONNX's own tests pair a scalar scale with a [1] zero point: one element
+   * each is the same per-tensor parameter. */
+  if (!lathe_type_compatible(&(lathe_type_t){z->dtype, s->rank, s->dims}, z) &&
+      !(is_single_element(s) && is_single_element(z)))
     return LATHE_INFER_ERROR("the zero point's shape differs from the scale's");
   return NULL;
 }

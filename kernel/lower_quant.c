@@ -13,6 +13,15 @@ static const lathe_kexpr_t *param_at(lower_ctx_t *c, const lval_t *p, const lval
                                      uint32_t axis, int64_t block,
                                      const lathe_kexpr_t *const *idx) {
   if (p->rank == 0) return lv_at(c, p, NULL);
+  /* A one-element parameter ([1], [1, 1]) is per tensor too, whatever x's rank. */
+  bool single = true;
+  for (uint32_t d = 0; d < p->rank; ++d)
+    single &= lathe_kdim_is_static(p->dims[d]) && p->dims[d].size == 1;
+  if (single) {
+    const lathe_kexpr_t *zeros[LATHE_MAX_RANK];
+    for (uint32_t d = 0; d < p->rank; ++d) zeros[d] = kint(c, 0);
+    return lv_at(c, p, zeros);
+  }
   if (p->rank == 1 && x->rank != 1) return lv_at(c, p, &idx[axis]);
   const lathe_kexpr_t *pi[LATHE_MAX_RANK];
   for (uint32_t d = 0; d < p->rank; ++d) pi[d] = idx[d];
@@ -25,7 +34,8 @@ static const lathe_kexpr_t *param_at(lower_ctx_t *c, const lval_t *p, const lval
 lathe_status_t lower_quantize(lower_ctx_t *c, const lathe_op_t *op) {
   const lval_t *x = lv_operand(c, op, 0), *scale = lv_operand(c, op, 1), *zp = lv_operand(c, op, 2);
   uint32_t axis = 0;
-  if (x->rank) {
+  /* ONNX ignores `axis` for a per-tensor (scalar) scale, even out of range. */
+  if (x->rank && scale->rank > 0) {
     lathe_status_t st = lathe_normalize_axis(lathe_op_attr_int(op, "axis"), x->rank, &axis);
     if (st) {
       lathe_status_free(st);

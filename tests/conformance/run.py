@@ -38,7 +38,18 @@ import onnx
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 RTOL, ATOL = 1e-3, 1e-7
-CLASSES = ("pass", "wrong", "unsupported", "error", "crash", "timeout")
+CLASSES = ("pass", "wrong", "deviation", "unsupported", "error", "crash", "timeout")
+# Tests whose reference data contradicts the ONNX operator spec, where Lathe
+# follows the spec (and onnxruntime agrees with Lathe). A wrong verdict on one
+# of these becomes "deviation": reported with the reason, not a pass, not a
+# gate failure. Any other difference in such a test is still "wrong" only if
+# the runner says so; keep this list short and justified.
+REFERENCE_DEVIATIONS = {
+    **{f"test_qlinearmatmul_{d}_int8_{t}": (
+        "the test data wraps out-of-range int8 results (-236 -> 20) where the "
+        "QLinearMatMul spec saturates (-> -128), as Lathe and onnxruntime do")
+       for d in ("2D", "3D") for t in ("float16", "float32")},
+}
 # Classes that fail the gate: everything that is neither right nor cleanly
 # unsupported.
 FAILING = ("wrong", "error", "crash", "timeout")
@@ -114,6 +125,9 @@ def run_one(runner, test_dir, timeout):
     if "message" in verdict:
         verdict["message"] = verdict["message"].replace(test_dir + "/", "")
     verdict["seconds"] = seconds
+    if verdict["class"] == "wrong" and name in REFERENCE_DEVIATIONS:
+        verdict["class"] = "deviation"
+        verdict["message"] = REFERENCE_DEVIATIONS[name] + "; " + verdict.get("message", "")
     return verdict
 
 
@@ -150,6 +164,8 @@ def summarize(results, ops):
 MEANING = {
     "pass": "every output of every data set matches",
     "wrong": "an output differs in dtype, shape or values",
+    "deviation": "differs from test data that contradicts the operator spec (listed in "
+                 "run.py's REFERENCE_DEVIATIONS with the reason)",
     "unsupported": "a clean one-line error (status UNSUPPORTED) naming the op, attribute or type "
                    "Lathe lacks",
     "error": "any other clean error, at import, compile, data or run time",
@@ -208,7 +224,7 @@ def markdown(report):
       "import, compile for the `cpu` target, run, compare with the reference outputs.")
     w("")
     w(f"**{report['num_tests']} tests: {c['pass']} pass, {c['wrong']} wrong, "
-      f"{c['unsupported']} unsupported, {c['error']} errors, {c['crash']} crashes, "
+      f"{c['deviation']} deviations, {c['unsupported']} unsupported, {c['error']} errors, {c['crash']} crashes, "
       f"{c['timeout']} timeouts.**")
     w("")
     w("| class | tests | meaning |")
@@ -217,7 +233,7 @@ def markdown(report):
         w(f"| {cls} | {c[cls]} | {MEANING[cls]} |")
     w("")
     w(HOW.format(timeout=report["timeout_s"], rtol=RTOL, atol=ATOL))
-    for cls, title in (("wrong", "Wrong results"), ("error", "Errors"), ("crash", "Crashes"),
+    for cls, title in (("wrong", "Wrong results"), ("deviation", "Deviations from the test data"), ("error", "Errors"), ("crash", "Crashes"),
                        ("timeout", "Timeouts")):
         rows = [r for r in report["tests"] if r["class"] == cls]
         if not rows:
@@ -350,12 +366,12 @@ def main(argv):
     crashed = counts["crash"] + counts["timeout"]
     print(f"conformance: {counts['pass']} passed, {failed} failed, {counts['unsupported']} "
           f"unsupported, {crashed} crashed (of {report['num_tests']} tests, onnx "
-          f"{report['onnx_version']}; {counts['wrong']} wrong, {counts['error']} errors; "
+          f"{report['onnx_version']}; {counts['wrong']} wrong, {counts['deviation']} deviations, {counts['error']} errors; "
           f"{report['seconds']:.0f} s)", flush=True)
     if args.counts:
         with open(args.counts, "w") as f:
             json.dump({"passed": counts["pass"], "failed": failed,
-                       "skipped": counts["unsupported"]}, f)
+                       "skipped": counts["unsupported"] + counts["deviation"]}, f)
     if not args.gate:
         return 0
     ok = failed == 0

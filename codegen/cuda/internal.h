@@ -2,7 +2,8 @@
  * an API (codegen/cuda/cuda.h is).
  *
  *   prelude.c  the device helpers every source starts with (integer edge
- *              cases, saturating casts, 4-bit elements, f16/bf16 rounding)
+ *              cases, NaN-propagating max/min, saturating casts, 4-bit
+ *              elements)
  *   scalar.c   dtypes as CUDA types, constants, loads/stores, casts, and the
  *              one table mapping every scalar op to a CUDA expression
  *   expr.c     expression DAGs at one point, one `const` temporary per node

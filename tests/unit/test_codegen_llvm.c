@@ -7,6 +7,8 @@
  * each with 1 and 2 threads. Tolerances: f32 math is 1e-5 relative (the
  * interpreter computes in f64), f16/bf16 one unit in the last place.
  */
+#include <pthread.h>
+
 #include "codegen_llvm_harness.h"
 
 static const harness_opts_t F32_TOL = {.rel_tol = 2e-6, .abs_tol = 1e-6};
@@ -313,11 +315,98 @@ static void test_views_and_derived(void **state) {
   }
 }
 
+/* ---- threads ---- */
+
+/* Compiles softmax programs in several threads at once (one LLVM context
+ * each), and runs one JIT'd program from several threads at once (one
+ * runtime context each): nothing in the backend or the generated code is
+ * shared mutable state. */
+typedef struct job {
+  int64_t cols;
+  lathe_status_t st;
+  const lathe_rt_program_t *prog; /* run mode: the shared program */
+  float *x, *y;
+  int64_t rows;
+} job_t;
+
+static void *compile_job(void *arg) {
+  job_t *j = arg;
+  lathe_kprogram_t *p = build_softmax(j->cols);
+  const lathe_backend_t *be = lathe_backend_find("llvm");
+  lathe_codegen_artifact_t *art = NULL;
+  lathe_codegen_jit_t *jit = NULL;
+  j->st = be->compile(p, NULL, &art);
+  if (!j->st) j->st = be->jit(art, &jit);
+  be->jit_destroy(jit);
+  be->destroy(art);
+  lathe_kprogram_destroy(p);
+  return NULL;
+}
+
+static void *run_job(void *arg) {
+  job_t *j = arg;
+  lathe_rt_context_t *ctx = NULL;
+  lathe_rt_pool_t *pool = NULL;
+  int64_t dims[2] = {j->rows, j->cols};
+  lathe_rt_tensor_t in, out;
+  j->st = lathe_rt_pool_create(2, &pool);
+  if (!j->st) j->st = lathe_rt_context_create(pool, &ctx);
+  if (!j->st) j->st = lathe_rt_tensor_init(LATHE_RT_DTYPE_F32, 2, dims, j->x, (uint64_t)(j->rows * j->cols) * 4, &in);
+  if (!j->st) j->st = lathe_rt_tensor_init(LATHE_RT_DTYPE_F32, 2, dims, j->y, (uint64_t)(j->rows * j->cols) * 4, &out);
+  for (int r = 0; r < 20 && !j->st; ++r) j->st = lathe_rt_program_run(j->prog, NULL, ctx, &in, 1, &out, 1);
+  lathe_rt_context_destroy(ctx);
+  lathe_rt_pool_destroy(pool);
+  return NULL;
+}
+
+static void test_threads(void **state) {
+  enum { T = 3 };
+  job_t jobs[T];
+  pthread_t th[T];
+  for (int i = 0; i < T; ++i) {
+    jobs[i] = (job_t){.cols = 31 + 10 * i};
+    assert_int_equal(pthread_create(&th[i], NULL, compile_job, &jobs[i]), 0);
+  }
+  for (int i = 0; i < T; ++i) {
+    pthread_join(th[i], NULL);
+    OK(jobs[i].st);
+  }
+  /* one program, T threads running it on different rows counts */
+  lathe_kprogram_t *p = build_softmax(50);
+  const lathe_backend_t *be = lathe_backend_find("llvm");
+  lathe_codegen_artifact_t *art = NULL;
+  lathe_codegen_jit_t *jit = NULL;
+  OK(be->compile(p, NULL, &art));
+  OK(be->jit(art, &jit));
+  for (int i = 0; i < T; ++i) {
+    int64_t rows = 5 + 7 * i;
+    jobs[i] = (job_t){.cols = 50, .rows = rows, .prog = be->jit_program(jit)};
+    jobs[i].x = malloc((size_t)(rows * 50) * sizeof(float));
+    jobs[i].y = malloc((size_t)(rows * 50) * sizeof(float));
+    harness_fill(jobs[i].x, (size_t)(rows * 50), (uint32_t)i, -3, 3);
+    assert_int_equal(pthread_create(&th[i], NULL, run_job, &jobs[i]), 0);
+  }
+  for (int i = 0; i < T; ++i) {
+    pthread_join(th[i], NULL);
+    OK(jobs[i].st);
+    for (int64_t r = 0; r < jobs[i].rows; ++r) { /* each row sums to 1 */
+      double sum = 0;
+      for (int c = 0; c < 50; ++c) sum += jobs[i].y[r * 50 + c];
+      assert_float_equal(sum, 1.0, 1e-5);
+    }
+    free(jobs[i].x), free(jobs[i].y);
+  }
+  be->jit_destroy(jit);
+  be->destroy(art);
+  lathe_kprogram_destroy(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_elementwise_chain), cmocka_unit_test(test_reductions),
       cmocka_unit_test(test_softmax),           cmocka_unit_test(test_transpose_gather),
       cmocka_unit_test(test_casts),             cmocka_unit_test(test_views_and_derived),
+      cmocka_unit_test(test_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

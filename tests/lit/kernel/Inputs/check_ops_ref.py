@@ -379,6 +379,56 @@ top_k(ints(7, lo=0, hi=3, dtype=np.int32), 7, axis=0)
 top_k(f32(2, 3, 4).astype(np.float16), 2, axis=-2)
 top_k(ints(5, 6, lo=0, hi=4, dtype=np.uint8), 3, axis=0, largest=0)
 
+
+# ---- scatter (numpy, applying updates in ONNX's order; mul multiplies as the spec says) ----
+APPLY = {"none": lambda x, y: y, "add": lambda x, y: x + y, "mul": lambda x, y: x * y,
+         "max": np.maximum, "min": np.minimum}
+
+
+def scatter_elements_np(data, idx, upd, axis, reduction):
+    out = data.copy()
+    for q in np.ndindex(*idx.shape):
+        p = list(q)
+        p[axis] = int(idx[q]) % data.shape[axis]
+        out[tuple(p)] = APPLY[reduction](out[tuple(p)], upd[q])
+    return out
+
+
+def scatter_nd_np(data, idx, upd, reduction):
+    out = data.copy()
+    for q in np.ndindex(*idx.shape[:-1]):
+        p = tuple(int(v) % data.shape[j] for j, v in enumerate(idx[q]))
+        out[p] = APPLY[reduction](out[p], upd[q])
+    return out
+
+
+def scatter_elements(data, idx, upd, axis=0, reduction="none"):
+    attrs = {"axis": axis, "reduction": reduction}
+    case("scatter_elements %s %s %s" % (list(data.shape), list(idx.shape), attrs), [data, idx, upd],
+         lambda g, v: g.op("scatter_elements", v, lambda d, i, u: scatter_elements_np(d, i, u, axis, reduction), attrs))
+
+
+def scatter_nd(data, idx, upd, reduction="none"):
+    attrs = {"reduction": reduction}
+    case("scatter_nd %s %s %s" % (list(data.shape), list(idx.shape), attrs), [data, idx, upd],
+         lambda g, v: g.op("scatter_nd", v, lambda d, i, u: scatter_nd_np(d, i, u, reduction), attrs))
+
+
+for red in ["none", "add", "mul", "max", "min"]:
+    scatter_elements(f32(3, 3), np.array([[1, 0, 2], [0, 2, 1]], np.int64), f32(2, 3), 0, red)
+    scatter_elements(f32(1, 5), np.array([[1, 1, -2, 1]], np.int64), f32(1, 4), 1, red)
+    scatter_elements(f32(4, 5, 6), ints(2, 3, 7, lo=-6, hi=6, dtype=np.int64), f32(2, 3, 7), -1, red)
+    scatter_elements(ints(6, lo=-5, hi=5), np.array([5, 0, 5, -1], np.int32), ints(4, lo=-5, hi=5), 0, red)
+    scatter_nd(f32(4, 4, 4), np.array([[0], [2], [0]], np.int64), f32(3, 4, 4), red)
+    scatter_nd(f32(5, 3), np.array([[[0, 1], [4, 2]], [[0, 1], [-1, -1]]], np.int64), f32(2, 2), red)
+    scatter_nd(ints(8, dtype=np.int64), np.array([[4], [3], [1], [7], [4]], np.int64),
+               ints(5, dtype=np.int64), red)
+scatter_elements(f32(3, 4), np.zeros((0, 4), np.int64), f32(0, 4), 0, "add")
+scatter_elements(f32(2, 0), np.zeros((2, 0), np.int64), f32(2, 0), 1)
+scatter_nd(f32(2, 3), np.array([1, 2], np.int64), np.array(7.5, np.float32))
+scatter_nd(f32(2, 3), np.array([1], np.int64), f32(3), "mul")
+scatter_nd(f32(6, 2).astype(np.float16), np.array([[5], [1], [5]], np.int64), f32(3, 2).astype(np.float16), "add")
+
 def prepare(k, name, inputs, build, outdir, extra, cpu):
     """Writes case k's graph and inputs; returns what check() needs."""
     g = Graph("case%d" % k)

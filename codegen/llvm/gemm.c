@@ -29,6 +29,8 @@
  * dtype and the epilogue does not read C; otherwise in the calling thread's
  * scratch after the packed B. With K <= KC known at compile time there are none.
  *
+ * GEMMs with at most GEMV_M_MAX rows take the streaming path of gemv.c.
+ *
  * Register blocking follows the target (target.c measures it): W lanes of
  * the accumulator type per vector, NR = 2W, MR = 6 with 16 vector registers
  * (AVX2: 6x16 f32, 12 accumulators + 2 B vectors + 1 broadcast) or 12 with
@@ -606,6 +608,7 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   const lathe_kgemm_t *gm = g.g;
   LLVMValueRef pack_task = emit_pack_task(&g, symbol);
   LLVMValueRef compute_task = emit_compute_task(&g, symbol);
+  LLVMValueRef gemv_task = cg_gemv_task(cg, k, symbol);
   fn_t f;
   fn_begin(&f, cg, k, symbol, cg->kernel_t);
   LLVMSetLinkage(f.fn, LLVMInternalLinkage); /* reached through the descriptor only */
@@ -620,6 +623,15 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   LLVMPositionBuilderAtEnd(f.b, none);
   LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
   LLVMPositionBuilderAtEnd(f.b, work);
+  set_slot(&g, CL_ARGS, LLVMBuildPtrToInt(f.b, f.args, cg->i64, ""));
+  /* few rows: the streaming path of gemv.c */
+  LLVMBasicBlockRef few = fn_block(&f, "few"), many = fn_block(&f, "many");
+  LLVMBuildCondBr(f.b, LLVMBuildICmp(f.b, LLVMIntSLE, g.M, c64(&g, GEMV_M_MAX), ""), few, many);
+  LLVMPositionBuilderAtEnd(f.b, few);
+  fn_parallel_for(&f, c64(&g, 0), mul(&g, g.B, ceil_div(&g, g.N, c64(&g, GEMV_NCHUNK))), c64(&g, 1),
+                  gemv_task, g.cl);
+  LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
+  LLVMPositionBuilderAtEnd(f.b, many);
   /* group sizes: columns so that one packed copy stays under PACK_LIMIT */
   LLVMValueRef NR = c64(&g, g.NR);
   LLVMValueRef ncr = mul(&g, sdiv(&g, sdiv(&g, c64(&g, PACK_LIMIT), g.kpad), NR), NR);
@@ -638,7 +650,6 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   LLVMBuildRet(f.b, LLVMConstInt(cg->i32, LATHE_RT_KERNEL_OUT_OF_MEMORY, 0));
   LLVMPositionBuilderAtEnd(f.b, go);
   LLVMValueRef bp = LLVMBuildBitCast(f.b, raw, g.ep, "");
-  set_slot(&g, CL_ARGS, LLVMBuildPtrToInt(f.b, f.args, cg->i64, ""));
   set_slot(&g, CL_BP, LLVMBuildPtrToInt(f.b, bp, cg->i64, ""));
   set_slot(&g, CL_PP, LLVMBuildPtrToInt(f.b, elem_ptr(&g, bp, mul(&g, copies, copy)), cg->i64, ""));
   LLVMValueRef threads = LLVMBuildSExt(

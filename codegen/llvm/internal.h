@@ -12,6 +12,7 @@
  *              loops, register accumulators for reductions)
  *   gemm.c     GEMM kernels: packing, the register-blocked micro-kernel,
  *              blocking, parallel tiles, fused epilogue
+ *   gemv.c     GEMM kernels with few rows: B streamed once, unpacked
  *   program.c  the lathe_rt_program_t descriptor as constant globals
  *   backend.c  the lathe_backend_t table: compile, emit, JIT
  *
@@ -195,6 +196,11 @@ uint32_t cg_root(const lathe_kprogram_t *p, uint32_t buffer);
 /* Emits kernel k as "<symbol>_<name>"; returns the function (NULL on error). */
 LLVMValueRef cg_loops_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbol);
 LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbol);
+/* The task of a GEMM kernel's few-rows path (gemv.c): items are (batch
+ * entry, run of GEMV_NCHUNK columns); the closure's slot 0 is the args. */
+#define GEMV_M_MAX 16
+#define GEMV_NCHUNK 256
+LLVMValueRef cg_gemv_task(cg_t *cg, const lathe_kernel_t *k, const char *symbol);
 /* Emits the descriptor global `cg->symbol` referring to the kernel functions. */
 void cg_program_descriptor(cg_t *cg, LLVMValueRef *kernel_fns);
 

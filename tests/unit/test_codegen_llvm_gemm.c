@@ -3,7 +3,8 @@
  * operand, a fused epilogue (bias + residual + relu, or a plain cast),
  * operand dtypes f32/f16/bf16/f64/i8/u4 (integers accumulate in i32), K over
  * several K blocks, M/N/K of 0, 1, primes and non-multiples of the register
- * tile, a symbolic M bound at run time, on 1 and 2 threads.
+ * tile, the streaming path for at most 16 rows, a symbolic M bound at run
+ * time, on 1 and 2 threads.
  * Tolerance: relative 1e-5 of the sum of |a*b| terms for f32 (the reference
  * sums in f64; the kernel in f32 with a different order), exact for ints.
  */
@@ -152,6 +153,23 @@ static void test_dtypes(void **state) {
   run_case(&q);
 }
 
+/* At most 16 rows: the streaming path (B unpacked), with every transpose and
+ * broadcast, mixed dtypes and a column count over one chunk (256). */
+static void test_few_rows(void **state) {
+  for (int bits = 0; bits < 16; ++bits) {
+    gcase_t c = f32_case(2, 1 + bits, 37, 300);
+    c.ta = bits & 1, c.tb = bits & 2, c.bcast_a = bits & 4, c.bcast_b = bits & 8;
+    run_case(&c);
+  }
+  gcase_t w = f32_case(1, 3, 1100, 65);
+  run_case(&w);
+  w.tb = true, w.bt = LATHE_DTYPE_F16, w.ct = LATHE_DTYPE_BF16;
+  run_case(&w);
+  gcase_t q = f32_case(2, 2, 21, 40);
+  q.at = LATHE_DTYPE_I8, q.bt = LATHE_DTYPE_U4, q.ct = q.acc = LATHE_DTYPE_I32;
+  run_case(&q);
+}
+
 /* M bound at run time from the first input's dim 1. */
 static void test_symbolic(void **state) {
   gcase_t c = f32_case(2, 1, 40, 33);
@@ -167,6 +185,7 @@ int main(void) {
       cmocka_unit_test(test_shapes),
       cmocka_unit_test(test_transposes_broadcast),
       cmocka_unit_test(test_dtypes),
+      cmocka_unit_test(test_few_rows),
       cmocka_unit_test(test_symbolic),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

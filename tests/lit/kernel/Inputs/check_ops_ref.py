@@ -429,6 +429,20 @@ scatter_nd(f32(2, 3), np.array([1, 2], np.int64), np.array(7.5, np.float32))
 scatter_nd(f32(2, 3), np.array([1], np.int64), f32(3), "mul")
 scatter_nd(f32(6, 2).astype(np.float16), np.array([[5], [1], [5]], np.int64), f32(3, 2).astype(np.float16), "add")
 
+
+# ---- dynamic_quantize_linear (onnx.reference) ----
+def dynamic_quantize(x):
+    case("dynamic_quantize_linear %s" % list(x.shape), [x],
+         lambda g, v: g._emit("dynamic_quantize_linear", v, None, onnx_ref("DynamicQuantizeLinear", [v[0].a], num_outputs=3)))
+
+
+dynamic_quantize(np.array([0, 2, -3, -2.5, 1.34, 0.5], np.float32))
+dynamic_quantize(np.array([-1.0, -2.1, -1.3, -2.5, -3.34, -4.0], np.float32))
+dynamic_quantize(np.array([1, 2.1, 1.3, 2.5, 3.34, 4.0, 1.5, 2.6, 3.9, 4.0, 3.0, 2.345], np.float32).reshape(3, 4))
+dynamic_quantize(f32(2, 3, 17, lo=-7, hi=3))
+dynamic_quantize(np.zeros((4,), np.float32))
+dynamic_quantize(np.array(2.75, np.float32))
+
 def prepare(k, name, inputs, build, outdir, extra, cpu):
     """Writes case k's graph and inputs; returns what check() needs."""
     g = Graph("case%d" % k)

@@ -8,6 +8,7 @@
  * the index is remapped instead: squeeze/unsqueeze drop or add unit indices,
  * reshape goes through the flat row-major index.
  */
+#include <math.h>
 #include <stdio.h>
 
 #include "kernel/lower.h"
@@ -170,5 +171,48 @@ lathe_status_t lower_iota(lower_ctx_t *c, const lathe_op_t *op) {
   lathe_kdim_t dims[1];
   LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, &x->dims[axis], dims));
   set_expr(c, op, 0, dims, lathe_kexpr_iter(c->p, 0), NULL);
+  return NULL;
+}
+
+/* range(start, limit, delta) with constant operands (fold-constants normally
+ * folds it first; this serves unoptimized pipelines): start + i * delta over
+ * max(ceil((limit - start) / delta), 0) elements, in the operands' dtype (f32
+ * rounded after each step, as the spec's loop computes it). Operands that are
+ * not constants make the length depend on the data: unsupported. */
+lathe_status_t lower_range(lower_ctx_t *c, const lathe_op_t *op) {
+  const lathe_kexpr_t *v[3];
+  for (uint32_t i = 0; i < 3; ++i) {
+    const lval_t *x = lv_operand(c, op, i);
+    v[i] = x && !x->buf && x->rank == 0 ? x->expr : NULL;
+    if (!v[i] || (v[i]->kind != LATHE_KEXPR_INT && v[i]->kind != LATHE_KEXPR_FLOAT))
+      return unsupported(op, "its result size depends on the data (start, limit and delta are "
+                             "not constants)");
+  }
+  lathe_dtype_t dtype = op->results[0].type.dtype, cd = compute_dtype(dtype);
+  bool is_float = lathe_dtype_is_float(dtype);
+  double s = is_float ? v[0]->f : (double)v[0]->i, l = is_float ? v[1]->f : (double)v[1]->i,
+         d = is_float ? v[2]->f : (double)v[2]->i;
+  if (d == 0) return unsupported(op, "delta is 0");
+  double n = dtype == LATHE_DTYPE_F32 ? ceil((double)(((float)l - (float)s) / (float)d))
+                                      : ceil((l - s) / d);
+  if (!(n >= 0)) n = 0;
+  if (n > (double)INT64_MAX / 2) return unsupported(op, "the range is too long");
+  lathe_kdim_t dims[1] = {lathe_kdim_static((int64_t)n)}, declared[1];
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, dims, declared));
+  if (!lathe_kdim_is_static(declared[0]) || declared[0].size != (int64_t)n)
+    return unsupported(op, "the declared length disagrees with the operands (%lld)", (long long)n);
+  const lathe_kexpr_t *i = lathe_kexpr_cast(c->p, cd, lathe_kexpr_iter(c->p, 0)), *e;
+  if (is_float) { /* f64 steps rounded to the dtype: exact f32/f64 arithmetic */
+    lathe_dtype_t f = LATHE_DTYPE_F64;
+    const lathe_kexpr_t *step =
+        lathe_kexpr_cast(c->p, f,
+                         lathe_kexpr_cast(c->p, cd,
+                                          kbin(c, LATHE_KOP_MUL, lathe_kexpr_cast(c->p, f, i),
+                                               lathe_kexpr_cast(c->p, f, v[2]))));
+    e = kbin(c, LATHE_KOP_ADD, lathe_kexpr_cast(c->p, f, v[0]), step);
+  } else {
+    e = kbin(c, LATHE_KOP_ADD, v[0], kbin(c, LATHE_KOP_MUL, i, v[2]));
+  }
+  set_expr(c, op, 0, dims, lathe_kexpr_cast(c->p, cd, e), NULL);
   return NULL;
 }

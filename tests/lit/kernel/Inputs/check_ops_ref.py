@@ -443,6 +443,22 @@ dynamic_quantize(f32(2, 3, 17, lo=-7, hi=3))
 dynamic_quantize(np.zeros((4,), np.float32))
 dynamic_quantize(np.array(2.75, np.float32))
 
+
+# ---- range of constants (what fold-constants leaves to an unoptimized pipeline) ----
+def const_range(start, limit, delta, dtype):
+    def build(g, v):
+        ops = [g.const(np.array(x, dtype)) for x in (start, limit, delta)]
+        n = max(int(np.ceil((limit - start) / delta)), 0)
+        ref = (np.array(start, dtype) + np.arange(n).astype(dtype) * np.array(delta, dtype)).astype(dtype)
+        return g._emit("range", ops, None, [ref])
+    case("range %s %s %s %s" % (start, limit, delta, np.dtype(dtype)), [], build)
+
+
+const_range(1.5, 7.0, 0.75, np.float32)
+const_range(10, -3, -4, np.int32)
+const_range(0, 0, 1, np.int64)
+const_range(-2.0, 3.1, 0.3, np.float64)
+
 def prepare(k, name, inputs, build, outdir, extra, cpu):
     """Writes case k's graph and inputs; returns what check() needs."""
     g = Graph("case%d" % k)

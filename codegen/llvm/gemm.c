@@ -45,7 +45,7 @@
 #define PACK_LIMIT (4 << 20)
 #define NC_MAX 4096
 
-enum { CL_ARGS, CL_BP, CL_PP, CL_B0, CL_JC, CL_NC, CL_NPANELS, CL_NU, CL_NSUBS, CL_COUNT };
+enum { CL_ARGS, CL_BP, CL_PP, CL_B0, CL_JC, CL_NC, CL_NPANELS, CL_NU, CL_NSUBS, CL_MC, CL_COUNT };
 
 typedef struct gemm {
   cg_t *cg;
@@ -57,7 +57,8 @@ typedef struct gemm {
   uint32_t W, MR, NR, KC, MC, esize;
   bool need_partial, partial_in_c;
   /* per function: sizes and derived counts (i64) */
-  LLVMValueRef B, M, N, K, kblocks, kpad, mblocks;
+  LLVMValueRef B, M, N, K, kblocks, kpad;
+  LLVMValueRef mc, mblocks; /* rows per block (<= MC, a multiple of MR) and their count */
   LLVMValueRef cl; /* closure: i64 slots */
   LLVMValueRef bp, pp, apack, tile;
 } gemm_t;
@@ -167,7 +168,18 @@ static void load_sizes(gemm_t *g) {
   g->K = fn_dim(g->f, gm->k);
   g->kblocks = smax(g, ceil_div(g, g->K, c64(g, g->KC)), c64(g, 1));
   g->kpad = mul(g, g->kblocks, c64(g, g->KC));
-  g->mblocks = ceil_div(g, g->M, c64(g, g->MC));
+}
+
+/* Row blocks: as many as MC-row blocks would need, rounded up to a multiple
+ * of the thread count, then evened out (a multiple of MR each), so that
+ * threads get equal shares instead of one thread finishing a short last
+ * block while the other idles. */
+static void row_blocks(gemm_t *g, LLVMValueRef threads) {
+  LLVMValueRef want = ceil_div(g, g->M, c64(g, g->MC));
+  want = mul(g, ceil_div(g, want, threads), threads);
+  LLVMValueRef mc = mul(g, ceil_div(g, ceil_div(g, g->M, want), c64(g, g->MR)), c64(g, g->MR));
+  g->mc = smax(g, smin(g, mc, c64(g, g->MC)), c64(g, g->MR));
+  g->mblocks = ceil_div(g, g->M, g->mc);
 }
 
 /* ---- packing ---- */
@@ -542,14 +554,16 @@ static LLVMValueRef emit_compute_task(gemm_t *g, const char *symbol) {
   LLVMValueRef b0 = get_slot(g, CL_B0), jc = get_slot(g, CL_JC), nc = get_slot(g, CL_NC);
   LLVMValueRef npanels = get_slot(g, CL_NPANELS), ncpad = mul(g, npanels, c64(g, g->NR));
   LLVMValueRef nu = get_slot(g, CL_NU), nsubs = get_slot(g, CL_NSUBS);
+  g->mc = get_slot(g, CL_MC);
+  g->mblocks = ceil_div(g, g->M, g->mc);
   LLVMValueRef per_b = mul(g, g->mblocks, nsubs);
   loop_t lu, lk, lp, lj, li;
   fn_loop_begin(&tf, &lu, LLVMGetParam(tf.fn, 1), LLVMGetParam(tf.fn, 2), c64(g, 1), "unit");
   LLVMValueRef bl = sdiv(g, lu.iv, per_b), r = srem(g, lu.iv, per_b);
   LLVMValueRef b = add(g, b0, bl);
-  LLVMValueRef m0 = mul(g, sdiv(g, r, nsubs), c64(g, g->MC));
+  LLVMValueRef m0 = mul(g, sdiv(g, r, nsubs), g->mc);
   LLVMValueRef jr0 = mul(g, srem(g, r, nsubs), nu), jr1 = smin(g, add(g, jr0, nu), nc);
-  LLVMValueRef mc = smin(g, c64(g, g->MC), sub(g, g->M, m0));
+  LLVMValueRef mc = smin(g, g->mc, sub(g, g->M, m0));
   LLVMValueRef abase = gm->a.broadcast ? c64(g, 0) : mul(g, b, mul(g, g->M, g->K));
   LLVMValueRef copy = gm->b.broadcast ? c64(g, 0) : bl;
   fn_loop_begin(&tf, &lk, c64(g, 0), g->kblocks, c64(g, 1), "kblock");
@@ -654,6 +668,9 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   set_slot(&g, CL_PP, LLVMBuildPtrToInt(f.b, elem_ptr(&g, bp, mul(&g, copies, copy)), cg->i64, ""));
   LLVMValueRef threads = LLVMBuildSExt(
       f.b, LLVMBuildLoad2(f.b, cg->i32, LLVMBuildStructGEP2(f.b, cg->rt_t, f.rt, 1, ""), ""), cg->i64, "");
+  threads = smax(&g, threads, c64(&g, 1));
+  row_blocks(&g, threads);
+  set_slot(&g, CL_MC, g.mc);
   LLVMValueRef groups_b = gm->b.broadcast ? c64(&g, 1) : ceil_div(&g, g.B, nbg);
   loop_t lb, ln;
   fn_loop_begin(&f, &lb, c64(&g, 0), groups_b, c64(&g, 1), "group.b");

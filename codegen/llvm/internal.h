@@ -11,7 +11,8 @@
  *   loops.c    LOOPS kernels from the isl AST (parallel outlining, vector
  *              loops, register accumulators for reductions)
  *   gemm.c     GEMM kernels: packing, the register-blocked micro-kernel,
- *              blocking, parallel tiles, fused epilogue
+ *              blocking, parallel tiles (gemm.h: its internals)
+ *   gemm_store.c  GEMM tile stores: partial sums, the fused epilogue
  *   gemv.c     GEMM kernels with few rows: B streamed once, unpacked
  *   program.c  the lathe_rt_program_t descriptor as constant globals
  *   backend.c  the lathe_backend_t table: compile, emit, JIT

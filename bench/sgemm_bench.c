@@ -50,8 +50,14 @@ static lathe_kprogram_t *build(int64_t n) {
   lathe_kprogram_set_input(p, 0, a->id);
   lathe_kprogram_set_input(p, 1, b->id);
   lathe_kprogram_set_output(p, 0, c->id);
-  lathe_kgemm_t g = {.a = {a->id, false, false}, .b = {b->id, false, false}, .c = c->id,
-                     .batch = d[0], .m = d[1], .n = d[1], .k = d[1], .acc_dtype = LATHE_DTYPE_F32};
+  lathe_kgemm_t g = {.a = {a->id, false, false},
+                     .b = {b->id, false, false},
+                     .c = c->id,
+                     .batch = d[0],
+                     .m = d[1],
+                     .n = d[1],
+                     .k = d[1],
+                     .acc_dtype = LATHE_DTYPE_F32};
   lathe_kprogram_add_gemm_kernel(p, "k0_matmul", &g);
   die(lathe_kprogram_finish(p), "building the program");
   return p;
@@ -107,7 +113,8 @@ int main(int argc, char **argv) {
     int n = sizes[s];
     if (n <= 0) continue;
     size_t count = (size_t)n * (size_t)n;
-    float *a = malloc(count * 4), *b = malloc(count * 4), *c = malloc(count * 4), *ref = malloc(count * 4);
+    float *a = malloc(count * 4), *b = malloc(count * 4), *c = malloc(count * 4),
+          *ref = malloc(count * 4);
     for (size_t i = 0; i < count; ++i) {
       a[i] = (float)((i * 7919u) % 1000) / 500.0f - 1.0f;
       b[i] = (float)((i * 104729u) % 1000) / 500.0f - 1.0f;

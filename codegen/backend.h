@@ -86,8 +86,7 @@ typedef struct lathe_backend {
   const char *name;    /* "llvm", "cuda": what --backend= takes */
   const char *summary; /* one line for --help */
   /* Compiles every kernel of a finished program. */
-  lathe_status_t (*compile)(const lathe_kprogram_t *program,
-                            const lathe_codegen_options_t *options,
+  lathe_status_t (*compile)(const lathe_kprogram_t *program, const lathe_codegen_options_t *options,
                             lathe_codegen_artifact_t **out_artifact);
   /* Appends the artifact's text form (LLVM IR after optimisation, CUDA C). */
   lathe_status_t (*emit_text)(const lathe_codegen_artifact_t *artifact, lathe_strbuf_t *sb);
@@ -130,6 +129,7 @@ lathe_status_t lathe_codegen_spawn(char *const *argv);
  * not host functions (interp, cuda). Fails on what the runtime cannot
  * describe (a rank above 8, a derived size it cannot evaluate). */
 lathe_status_t lathe_codegen_describe(const lathe_kprogram_t *program, lathe_arena_t *arena,
-                                      lathe_rt_kernel_fn fn, const lathe_rt_program_t **out_program);
+                                      lathe_rt_kernel_fn fn,
+                                      const lathe_rt_program_t **out_program);
 
 #endif

@@ -85,7 +85,8 @@ static lathe_status_t generate(cg_t *cg) {
     const lathe_kernel_t *k = p->kernels[i];
     cg->kernel_name = k->name;
     const char *sym = symbol_name(cg, cg->symbol, k->name);
-    fns[i] = k->kind == LATHE_KERNEL_GEMM ? cg_gemm_kernel(cg, k, sym) : cg_loops_kernel(cg, k, sym);
+    fns[i] =
+        k->kind == LATHE_KERNEL_GEMM ? cg_gemm_kernel(cg, k, sym) : cg_loops_kernel(cg, k, sym);
     if (!fns[i] && !cg->error) cg_fail(cg, LATHE_STATUS_INTERNAL, "no code generated");
   }
   cg->kernel_name = NULL;
@@ -114,8 +115,8 @@ static lathe_status_t compile(const lathe_kprogram_t *program,
     a->tsctx = LLVMOrcCreateNewThreadSafeContext();
     cg.ctx = LLVMOrcThreadSafeContextGetContext(a->tsctx);
     LLVMContextSetDiagnosticHandler(cg.ctx, ignore_diagnostic, NULL);
-    a->mod = cg.mod = LLVMModuleCreateWithNameInContext(program->name ? program->name : "lathe",
-                                                        cg.ctx);
+    a->mod = cg.mod =
+        LLVMModuleCreateWithNameInContext(program->name ? program->name : "lathe", cg.ctx);
     cg_module_target(cg.mod, a->tm);
     cg.tm = a->tm;
     uint32_t lanes = cg.target.vector_bits / 32;
@@ -193,8 +194,8 @@ static lathe_status_t emit_file(const lathe_codegen_artifact_t *a, lathe_codegen
     snprintf(obj, n, "%s.XXXXXX", path);
     int fd = mkstemp(obj);
     if (fd < 0) {
-      lathe_status_t st = lathe_status_make(LATHE_STATUS_IO_ERROR, "cannot create a file next to '%s': %s",
-                                            path, strerror(errno));
+      lathe_status_t st = lathe_status_make(
+          LATHE_STATUS_IO_ERROR, "cannot create a file next to '%s': %s", path, strerror(errno));
       free(obj);
       return st;
     }

@@ -47,8 +47,8 @@ LLVMValueRef eval_flat(eval_t *e, uint32_t buffer, const lathe_kexpr_t *const *i
     LLVMValueRef i = eval_expr(e, idx[d]);
     if (!i) return NULL;
     flat = d == 0 ? i
-                  : LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, flat, fn_dim(f, kb->dims[d]), ""), i,
-                                    "");
+                  : LLVMBuildNSWAdd(f->b, LLVMBuildNSWMul(f->b, flat, fn_dim(f, kb->dims[d]), ""),
+                                    i, "");
   }
   return flat;
 }

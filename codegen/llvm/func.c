@@ -74,12 +74,9 @@ void cg_types_init(cg_t *cg) {
   cg->md_loop = LLVMGetMDKindIDInContext(c, "llvm.loop", 9);
 }
 
-LLVMValueRef cg_i64(cg_t *cg, int64_t v) {
-  return LLVMConstInt(cg->i64, (unsigned long long)v, 1);
-}
+LLVMValueRef cg_i64(cg_t *cg, int64_t v) { return LLVMConstInt(cg->i64, (unsigned long long)v, 1); }
 
-void fn_begin(fn_t *f, cg_t *cg, const lathe_kernel_t *kernel, const char *name,
-              LLVMTypeRef type) {
+void fn_begin(fn_t *f, cg_t *cg, const lathe_kernel_t *kernel, const char *name, LLVMTypeRef type) {
   memset(f, 0, sizeof *f);
   f->cg = cg;
   f->kernel = kernel;
@@ -98,8 +95,7 @@ void fn_begin(fn_t *f, cg_t *cg, const lathe_kernel_t *kernel, const char *name,
                           LLVMCreateEnumAttribute(cg->ctx, kind, 0));
 }
 
-static LLVMValueRef field(fn_t *f, LLVMValueRef ptr, LLVMTypeRef st, unsigned i,
-                          const char *name) {
+static LLVMValueRef field(fn_t *f, LLVMValueRef ptr, LLVMTypeRef st, unsigned i, const char *name) {
   LLVMValueRef gep = LLVMBuildStructGEP2(f->eb, st, ptr, i, "");
   return LLVMBuildLoad2(f->eb, LLVMStructGetTypeAtIndex(st, i), gep, name);
 }
@@ -220,7 +216,8 @@ void cg_tag_access(cg_t *cg, const lathe_kernel_t *kernel, LLVMValueRef inst, ui
       if (roots[i] != root) others[m++] = scope_of(cg, roots[i]);
     LLVMMetadataRef mine = scope_of(cg, root);
     cg->scope_lists[root] = LLVMMetadataAsValue(cg->ctx, LLVMMDNodeInContext2(cg->ctx, &mine, 1));
-    cg->noalias_lists[root] = LLVMMetadataAsValue(cg->ctx, LLVMMDNodeInContext2(cg->ctx, others, m));
+    cg->noalias_lists[root] =
+        LLVMMetadataAsValue(cg->ctx, LLVMMDNodeInContext2(cg->ctx, others, m));
   }
   LLVMSetMetadata(inst, cg->md_scope, cg->scope_lists[root]);
   LLVMSetMetadata(inst, cg->md_noalias, cg->noalias_lists[root]);
@@ -257,8 +254,8 @@ static LLVMValueRef rt_fn(fn_t *f, unsigned i, LLVMTypeRef type) {
 
 void fn_parallel_for(fn_t *f, LLVMValueRef begin, LLVMValueRef end, LLVMValueRef grain,
                      LLVMValueRef task, LLVMValueRef closure) {
-  LLVMValueRef args[6] = {f->rt_ctx, begin, end, grain, task,
-                          LLVMBuildBitCast(f->b, closure, f->cg->i8p, "")};
+  LLVMValueRef args[6] = {f->rt_ctx, begin, end,
+                          grain,     task,  LLVMBuildBitCast(f->b, closure, f->cg->i8p, "")};
   LLVMBuildCall2(f->b, f->cg->pfor_t, rt_fn(f, 2, f->cg->pfor_t), args, 6, "");
 }
 

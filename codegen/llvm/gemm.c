@@ -64,12 +64,24 @@ static bool plan(gemm_t *g) {
   cg_t *cg = g->cg;
   g->acc = g->g->acc_dtype;
   switch (g->acc) {
-  case LATHE_DTYPE_F32: g->et = cg->f32; g->esize = 4; break;
-  case LATHE_DTYPE_F64: g->et = cg->f64; g->esize = 8; break;
+  case LATHE_DTYPE_F32:
+    g->et = cg->f32;
+    g->esize = 4;
+    break;
+  case LATHE_DTYPE_F64:
+    g->et = cg->f64;
+    g->esize = 8;
+    break;
   case LATHE_DTYPE_I32:
-  case LATHE_DTYPE_U32: g->et = cg->i32; g->esize = 4; break;
+  case LATHE_DTYPE_U32:
+    g->et = cg->i32;
+    g->esize = 4;
+    break;
   case LATHE_DTYPE_I64:
-  case LATHE_DTYPE_U64: g->et = cg->i64; g->esize = 8; break;
+  case LATHE_DTYPE_U64:
+    g->et = cg->i64;
+    g->esize = 8;
+    break;
   default:
     cg_fail(cg, LATHE_STATUS_UNSUPPORTED, "gemm accumulator dtype %s", lathe_dtype_name(g->acc));
     return false;
@@ -87,8 +99,8 @@ static bool plan(gemm_t *g) {
   const lathe_kgemm_t *gm = g->g;
   g->need_partial = !(lathe_kdim_is_static(gm->k) && gm->k.size <= (int64_t)g->KC);
   uint32_t croot = cg_root(cg->p, gm->c);
-  g->partial_in_c = cg->p->buffers[gm->c]->dtype == g->acc &&
-                    !expr_reads_root(cg->p, gm->epilogue, croot);
+  g->partial_in_c =
+      cg->p->buffers[gm->c]->dtype == g->acc && !expr_reads_root(cg->p, gm->epilogue, croot);
   return true;
 }
 
@@ -116,8 +128,6 @@ static void row_blocks(gemm_t *g, LLVMValueRef threads) {
 
 /* ---- packing ---- */
 
-
-
 static void copy_elem(gemm_t *g, uint32_t buffer, LLVMValueRef flat, LLVMValueRef dst) {
   lathe_dtype_t t = g->cg->p->buffers[buffer]->dtype;
   LLVMValueRef v = fn_cast(g->f, g->acc, t, fn_load_elem(g->f, buffer, flat));
@@ -137,7 +147,8 @@ static void pack_panel(gemm_t *g, uint32_t buffer, LLVMValueRef dst, uint32_t R,
     fn_loop_begin(f, &l1, c64(g, 0), rows, c64(g, 1), "pack.r");
     LLVMValueRef src = add(g, base, mul(g, l1.iv, stride_r));
     fn_loop_begin(f, &l2, c64(g, 0), kc, c64(g, 1), "pack.k");
-    copy_elem(g, buffer, add(g, src, l2.iv), elem_ptr(g, dst, add(g, mul(g, l2.iv, c64(g, R)), l1.iv)));
+    copy_elem(g, buffer, add(g, src, l2.iv),
+              elem_ptr(g, dst, add(g, mul(g, l2.iv, c64(g, R)), l1.iv)));
     quiet(g, fn_loop_end(f, &l2)); /* strided stores: nothing to vectorize */
     fn_loop_end(f, &l1);
     fn_loop_begin(f, &l1, rows, c64(g, R), c64(g, 1), "pad.r");
@@ -176,7 +187,8 @@ static void pack_panel(gemm_t *g, uint32_t buffer, LLVMValueRef dst, uint32_t R,
 
 static LLVMValueRef splat(gemm_t *g, LLVMValueRef s) {
   LLVMBuilderRef b = g->f->b;
-  LLVMValueRef v = LLVMBuildInsertElement(b, LLVMGetUndef(g->vt), s, LLVMConstInt(g->cg->i32, 0, 0), "");
+  LLVMValueRef v =
+      LLVMBuildInsertElement(b, LLVMGetUndef(g->vt), s, LLVMConstInt(g->cg->i32, 0, 0), "");
   LLVMValueRef mask = LLVMConstNull(LLVMVectorType(g->cg->i32, g->W));
   return LLVMBuildShuffleVector(b, v, LLVMGetUndef(g->vt), mask, "");
 }
@@ -235,7 +247,8 @@ static void task_begin(gemm_t *g, fn_t *tf, const char *name) {
   LLVMSetLinkage(tf->fn, LLVMInternalLinkage);
   g->f = tf;
   g->cl = LLVMBuildBitCast(tf->eb, LLVMGetParam(tf->fn, 0), cg->i64p, "cl");
-  LLVMValueRef args = LLVMBuildIntToPtr(tf->eb, get_slot(g, CL_ARGS), LLVMPointerType(cg->args_t, 0), "args");
+  LLVMValueRef args =
+      LLVMBuildIntToPtr(tf->eb, get_slot(g, CL_ARGS), LLVMPointerType(cg->args_t, 0), "args");
   fn_load_args(tf, args);
   load_sizes(g);
   g->bp = LLVMBuildIntToPtr(tf->eb, get_slot(g, CL_BP), g->ep, "bp");
@@ -265,8 +278,9 @@ static LLVMValueRef emit_pack_task(gemm_t *g, const char *symbol) {
   LLVMValueRef kc = smax(g, smin(g, c64(g, g->KC), sub(g, g->K, p0)), c64(g, 0));
   LLVMValueRef col0 = mul(g, jp, c64(g, g->NR));
   LLVMValueRef cols = smin(g, c64(g, g->NR), sub(g, nc, col0));
-  LLVMValueRef dst = elem_ptr(g, g->bp, add(g, mul(g, bl, mul(g, g->kpad, ncpad)),
-                                            add(g, mul(g, p0, ncpad), mul(g, col0, kc))));
+  LLVMValueRef dst = elem_ptr(
+      g, g->bp,
+      add(g, mul(g, bl, mul(g, g->kpad, ncpad)), add(g, mul(g, p0, ncpad), mul(g, col0, kc))));
   LLVMValueRef bbase = gm->b.broadcast ? c64(g, 0) : mul(g, add(g, b0, bl), mul(g, g->K, g->N));
   LLVMValueRef n0 = add(g, jc, col0);
   if (gm->b.trans) /* B stored [N, K] */
@@ -323,14 +337,20 @@ static LLVMValueRef emit_compute_task(gemm_t *g, const char *symbol) {
     pack_panel(g, gm->a.buffer, adst, g->MR, rows, kc, add(g, abase, add(g, mul(g, am, g->K), p0)),
                g->K, c64(g, 1), true);
   fn_loop_end(&tf, &lp);
-  LLVMValueRef bsrc = elem_ptr(g, g->bp, add(g, mul(g, copy, mul(g, g->kpad, ncpad)), mul(g, p0, ncpad)));
+  LLVMValueRef bsrc =
+      elem_ptr(g, g->bp, add(g, mul(g, copy, mul(g, g->kpad, ncpad)), mul(g, p0, ncpad)));
   fn_loop_begin(&tf, &lj, jr0, jr1, c64(g, g->NR), "jr");
   fn_loop_begin(&tf, &li, c64(g, 0), mc, c64(g, g->MR), "ir");
   LLVMValueRef acc[64];
-  tile_at_t t = {.b = b, .m = add(g, m0, li.iv), .n = add(g, jc, lj.iv),
+  tile_at_t t = {.b = b,
+                 .m = add(g, m0, li.iv),
+                 .n = add(g, jc, lj.iv),
                  .rows = smin(g, c64(g, g->MR), sub(g, mc, li.iv)),
-                 .cols = smin(g, c64(g, g->NR), sub(g, nc, lj.iv)), .first = first,
-                 .prow = mul(g, bl, g->M), .jc = jc, .ncpad = ncpad};
+                 .cols = smin(g, c64(g, g->NR), sub(g, nc, lj.iv)),
+                 .first = first,
+                 .prow = mul(g, bl, g->M),
+                 .jc = jc,
+                 .ncpad = ncpad};
   if (g->need_partial) gemm_prefetch_partials(g, &t);
   micro(g, kc, elem_ptr(g, g->apack, mul(g, li.iv, kc)), elem_ptr(g, bsrc, mul(g, lj.iv, kc)), acc);
   LLVMValueRef full = LLVMBuildAnd(tf.b, LLVMBuildICmp(tf.b, LLVMIntEQ, t.rows, c64(g, g->MR), ""),
@@ -373,7 +393,8 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   g.cl = LLVMBuildBitCast(f.eb, fn_alloca(&f, LLVMArrayType(cg->i64, CL_COUNT), "closure"),
                           cg->i64p, "");
   LLVMBasicBlockRef work = fn_block(&f, "work"), none = fn_block(&f, "none");
-  LLVMValueRef empty = LLVMBuildICmp(f.b, LLVMIntEQ, mul(&g, g.B, mul(&g, g.M, g.N)), c64(&g, 0), "");
+  LLVMValueRef empty =
+      LLVMBuildICmp(f.b, LLVMIntEQ, mul(&g, g.B, mul(&g, g.M, g.N)), c64(&g, 0), "");
   LLVMBuildCondBr(f.b, empty, none, work);
   LLVMPositionBuilderAtEnd(f.b, none);
   LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
@@ -393,11 +414,13 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   ncr = smin(&g, smax(&g, ncr, NR), c64(&g, NC_MAX));
   LLVMValueRef ncr_eff = smin(&g, ncr, mul(&g, ceil_div(&g, g.N, NR), NR));
   LLVMValueRef copy = mul(&g, g.kpad, ncr_eff);
-  LLVMValueRef nbg = gm->b.broadcast ? g.B
-                                     : smin(&g, smax(&g, sdiv(&g, c64(&g, PACK_LIMIT), copy), c64(&g, 1)), g.B);
+  LLVMValueRef nbg = gm->b.broadcast
+                         ? g.B
+                         : smin(&g, smax(&g, sdiv(&g, c64(&g, PACK_LIMIT), copy), c64(&g, 1)), g.B);
   LLVMValueRef copies = gm->b.broadcast ? c64(&g, 1) : nbg;
   LLVMValueRef elems = mul(&g, copies, copy);
-  if (g.need_partial && !g.partial_in_c) elems = add(&g, elems, mul(&g, mul(&g, nbg, g.M), ncr_eff));
+  if (g.need_partial && !g.partial_in_c)
+    elems = add(&g, elems, mul(&g, mul(&g, nbg, g.M), ncr_eff));
   LLVMValueRef raw = fn_scratch(&f, mul(&g, elems, c64(&g, g.esize)));
   LLVMBasicBlockRef oom = fn_block(&f, "oom"), go = fn_block(&f, "go");
   LLVMBuildCondBr(f.b, LLVMBuildIsNull(f.b, raw, ""), oom, go);
@@ -408,7 +431,8 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   set_slot(&g, CL_BP, LLVMBuildPtrToInt(f.b, bp, cg->i64, ""));
   set_slot(&g, CL_PP, LLVMBuildPtrToInt(f.b, elem_ptr(&g, bp, mul(&g, copies, copy)), cg->i64, ""));
   LLVMValueRef threads = LLVMBuildSExt(
-      f.b, LLVMBuildLoad2(f.b, cg->i32, LLVMBuildStructGEP2(f.b, cg->rt_t, f.rt, 1, ""), ""), cg->i64, "");
+      f.b, LLVMBuildLoad2(f.b, cg->i32, LLVMBuildStructGEP2(f.b, cg->rt_t, f.rt, 1, ""), ""),
+      cg->i64, "");
   threads = smax(&g, threads, c64(&g, 1));
   row_blocks(&g, threads);
   set_slot(&g, CL_MC, g.mc);

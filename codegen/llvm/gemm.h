@@ -18,14 +18,14 @@ typedef struct gemm {
   /* per function: sizes and derived counts (i64) */
   LLVMValueRef B, M, N, K, kblocks, kpad;
   LLVMValueRef mc, mblocks; /* rows per block (<= MC, a multiple of MR) and their count */
-  LLVMValueRef cl; /* closure: i64 slots */
+  LLVMValueRef cl;          /* closure: i64 slots */
   LLVMValueRef bp, pp, apack, tile;
 } gemm_t;
 
 typedef struct tile_at {
-  LLVMValueRef b, m, n;     /* C coordinates of the tile's corner */
-  LLVMValueRef rows, cols;  /* valid part */
-  LLVMValueRef first;       /* i1: first K block */
+  LLVMValueRef b, m, n;         /* C coordinates of the tile's corner */
+  LLVMValueRef rows, cols;      /* valid part */
+  LLVMValueRef first;           /* i1: first K block */
   LLVMValueRef prow, jc, ncpad; /* partials: row (bl*M + m) base, group column, row length */
 } tile_at_t;
 
@@ -84,7 +84,9 @@ static inline LLVMValueRef store_s(gemm_t *g, LLVMValueRef v, LLVMValueRef ptr) 
 /* Loops that run rarely (edges, padding) or cannot gain from vectorizing
  * stay plain: vectorized and unrolled, each would cost compile time and
  * code size for nothing. */
-static inline void quiet(gemm_t *g, LLVMValueRef latch_br) { cg_loop_hint(g->cg, latch_br, false, 0, true); }
+static inline void quiet(gemm_t *g, LLVMValueRef latch_br) {
+  cg_loop_hint(g->cg, latch_br, false, 0, true);
+}
 
 /* Tile stores (gemm_store.c). acc holds MR x NR/W vectors, row-major. */
 void gemm_acc_to_tile(gemm_t *g, const LLVMValueRef *acc);

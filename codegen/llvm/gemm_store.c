@@ -24,7 +24,6 @@ void gemm_acc_to_tile(gemm_t *g, const LLVMValueRef *acc) {
     }
 }
 
-
 /* Over the valid part of the tile: s = tile (+ partial unless first, when
  * add_partial); then C = epilogue(s) when `last`, else partial = s. */
 static void store_tile(gemm_t *g, const tile_at_t *t, bool last, bool full, bool add_partial) {
@@ -145,7 +144,8 @@ void gemm_store_full(gemm_t *g, const tile_at_t *t, const LLVMValueRef *in, LLVM
     for (uint32_t r = 0; r < g->MR; ++r) {
       LLVMValueRef row = partial_row(g, t, r);
       for (uint32_t v = 0; v < nv; ++v) {
-        LLVMValueRef p = LLVMBuildLoad2(f->b, g->vt, vec_ptr(g, elem_ptr(g, row, c64(g, v * g->W))), "");
+        LLVMValueRef p =
+            LLVMBuildLoad2(f->b, g->vt, vec_ptr(g, elem_ptr(g, row, c64(g, v * g->W))), "");
         tag_partial(g, p);
         sum[r * nv + v] = acc_add(g, acc[r * nv + v], p);
       }
@@ -166,7 +166,8 @@ void gemm_store_full(gemm_t *g, const tile_at_t *t, const LLVMValueRef *in, LLVM
     for (uint32_t r = 0; r < g->MR; ++r) {
       LLVMValueRef row = partial_row(g, t, r);
       for (uint32_t v = 0; v < nv; ++v)
-        tag_partial(g, LLVMBuildStore(f->b, acc[r * nv + v], vec_ptr(g, elem_ptr(g, row, c64(g, v * g->W)))));
+        tag_partial(g, LLVMBuildStore(f->b, acc[r * nv + v],
+                                      vec_ptr(g, elem_ptr(g, row, c64(g, v * g->W)))));
     }
     LLVMBuildBr(f->b, done);
     LLVMPositionBuilderAtEnd(f->b, lastb);
@@ -176,9 +177,11 @@ void gemm_store_full(gemm_t *g, const tile_at_t *t, const LLVMValueRef *in, LLVM
     LLVMValueRef cbase = fn_buffer(f, gm->c);
     for (uint32_t r = 0; r < g->MR; ++r) {
       LLVMValueRef m = add(g, t->m, c64(g, r));
-      LLVMValueRef row = elem_ptr(g, cbase, add(g, mul(g, add(g, mul(g, t->b, g->M), m), g->N), t->n));
+      LLVMValueRef row =
+          elem_ptr(g, cbase, add(g, mul(g, add(g, mul(g, t->b, g->M), m), g->N), t->n));
       for (uint32_t v = 0; v < nv; ++v) {
-        LLVMValueRef st = LLVMBuildStore(f->b, acc[r * nv + v], vec_ptr(g, elem_ptr(g, row, c64(g, v * g->W))));
+        LLVMValueRef st =
+            LLVMBuildStore(f->b, acc[r * nv + v], vec_ptr(g, elem_ptr(g, row, c64(g, v * g->W))));
         cg_tag_access(g->cg, g->k, st, gm->c);
         LLVMSetAlignment(st, g->esize);
       }

@@ -42,8 +42,8 @@ static LLVMValueRef operand(fn_t *f, uint32_t buffer, LLVMValueRef flat, lathe_d
 }
 
 /* C[b, m, n] = epilogue(s) (or s cast to C's dtype). */
-static void store_c(fn_t *f, const lathe_kgemm_t *g, LLVMValueRef b, LLVMValueRef m,
-                    LLVMValueRef n, LLVMValueRef M, LLVMValueRef N, LLVMValueRef s) {
+static void store_c(fn_t *f, const lathe_kgemm_t *g, LLVMValueRef b, LLVMValueRef m, LLVMValueRef n,
+                    LLVMValueRef M, LLVMValueRef N, LLVMValueRef s) {
   lathe_dtype_t ct = f->cg->p->buffers[g->c]->dtype;
   LLVMValueRef v;
   if (g->epilogue) {
@@ -71,17 +71,21 @@ LLVMValueRef cg_gemv_task(cg_t *cg, const lathe_kernel_t *k, const char *symbol)
   fn_load_args(f, LLVMBuildIntToPtr(f->eb, LLVMBuildLoad2(f->eb, cg->i64, cl, ""),
                                     LLVMPointerType(cg->args_t, 0), "args"));
   LLVMValueRef M = fn_dim(f, g->m), N = fn_dim(f, g->n), K = fn_dim(f, g->k);
-  LLVMValueRef acc = LLVMBuildBitCast(f->eb, fn_alloca(f, LLVMArrayType(et, GEMV_M_MAX * GEMV_NCHUNK), "acc"),
-                                      LLVMPointerType(et, 0), "");
-  LLVMValueRef zero = lathe_dtype_is_float(g->acc_dtype) ? LLVMConstReal(et, 0) : LLVMConstInt(et, 0, 0);
-  LLVMValueRef chunks = LLVMBuildSDiv(f->b, add(f, N, c64(f, GEMV_NCHUNK - 1)), c64(f, GEMV_NCHUNK), "");
+  LLVMValueRef acc =
+      LLVMBuildBitCast(f->eb, fn_alloca(f, LLVMArrayType(et, GEMV_M_MAX * GEMV_NCHUNK), "acc"),
+                       LLVMPointerType(et, 0), "");
+  LLVMValueRef zero =
+      lathe_dtype_is_float(g->acc_dtype) ? LLVMConstReal(et, 0) : LLVMConstInt(et, 0, 0);
+  LLVMValueRef chunks =
+      LLVMBuildSDiv(f->b, add(f, N, c64(f, GEMV_NCHUNK - 1)), c64(f, GEMV_NCHUNK), "");
   loop_t lu, lm, lk, lj;
   fn_loop_begin(f, &lu, LLVMGetParam(f->fn, 1), LLVMGetParam(f->fn, 2), c64(f, 1), "item");
   LLVMValueRef b = LLVMBuildSDiv(f->b, lu.iv, chunks, "");
   LLVMValueRef n0 = mul(f, LLVMBuildSRem(f->b, lu.iv, chunks, ""), c64(f, GEMV_NCHUNK));
   LLVMValueRef rest = LLVMBuildNSWSub(f->b, N, n0, "");
-  LLVMValueRef nlen = LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, rest, c64(f, GEMV_NCHUNK), ""),
-                                      rest, c64(f, GEMV_NCHUNK), "");
+  LLVMValueRef nlen =
+      LLVMBuildSelect(f->b, LLVMBuildICmp(f->b, LLVMIntSLT, rest, c64(f, GEMV_NCHUNK), ""), rest,
+                      c64(f, GEMV_NCHUNK), "");
   LLVMValueRef abase = g->a.broadcast ? c64(f, 0) : mul(f, b, mul(f, M, K));
   LLVMValueRef bbase = g->b.broadcast ? c64(f, 0) : mul(f, b, mul(f, K, N));
   LLVMValueRef astep = g->a.trans ? M : c64(f, 1), arstride = g->a.trans ? c64(f, 1) : K;
@@ -92,9 +96,11 @@ LLVMValueRef cg_gemv_task(cg_t *cg, const lathe_kernel_t *k, const char *symbol)
     fn_loop_begin(f, &lk, c64(f, 0), K, c64(f, 1), "k");
     LLVMValueRef brow = add(f, bbase, add(f, mul(f, lk.iv, N), n0));
     fn_loop_begin(f, &lm, c64(f, 0), M, c64(f, 1), "row");
-    LLVMValueRef a = operand(f, g->a.buffer, add(f, abase, add(f, mul(f, lm.iv, arstride), mul(f, lk.iv, astep))),
-                             g->acc_dtype);
-    LLVMValueRef arow = LLVMBuildInBoundsGEP2(f->b, et, acc, (LLVMValueRef[]){mul(f, lm.iv, c64(f, GEMV_NCHUNK))}, 1, "");
+    LLVMValueRef a =
+        operand(f, g->a.buffer,
+                add(f, abase, add(f, mul(f, lm.iv, arstride), mul(f, lk.iv, astep))), g->acc_dtype);
+    LLVMValueRef arow = LLVMBuildInBoundsGEP2(
+        f->b, et, acc, (LLVMValueRef[]){mul(f, lm.iv, c64(f, GEMV_NCHUNK))}, 1, "");
     fn_loop_begin(f, &lj, c64(f, 0), nlen, c64(f, 1), "axpy");
     LLVMValueRef p = LLVMBuildInBoundsGEP2(f->b, et, arow, &lj.iv, 1, "");
     LLVMValueRef bv = operand(f, g->b.buffer, add(f, brow, lj.iv), g->acc_dtype);

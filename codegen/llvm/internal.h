@@ -53,8 +53,8 @@ typedef struct cg {
   /* metadata kinds and per-root-buffer alias scopes (NULL until used) */
   unsigned md_scope, md_noalias, md_loop;
   LLVMMetadataRef scope_domain;
-  LLVMMetadataRef *scopes;        /* [num_buffers], roots only, made on first use */
-  const lathe_kernel_t *tag_kernel; /* the kernel the lists below are for */
+  LLVMMetadataRef *scopes;                   /* [num_buffers], roots only, made on first use */
+  const lathe_kernel_t *tag_kernel;          /* the kernel the lists below are for */
   LLVMValueRef *scope_lists, *noalias_lists; /* [num_buffers] by root */
   /* the kernel being generated, for messages */
   const char *kernel_name;
@@ -74,9 +74,9 @@ typedef struct fn {
   const lathe_kernel_t *kernel;
   LLVMValueRef fn;
   LLVMBuilderRef b;
-  LLVMValueRef args;    /* lathe_rt_kernel_args_t * */
-  LLVMValueRef *bufs;   /* [num_buffers]: storage-typed base pointer, loaded on first use */
-  LLVMValueRef *params; /* [num_params]: i64, loaded on first use */
+  LLVMValueRef args;       /* lathe_rt_kernel_args_t * */
+  LLVMValueRef *bufs;      /* [num_buffers]: storage-typed base pointer, loaded on first use */
+  LLVMValueRef *params;    /* [num_params]: i64, loaded on first use */
   LLVMValueRef rt, rt_ctx; /* lathe_rt_functions_t *, void * (after fn_load_args) */
   /* `entry` holds allocas and the loads of buffer pointers and params, made
    * on first use; it falls through to `start` (fn_end adds the branch). */
@@ -86,8 +86,7 @@ typedef struct fn {
 
 void cg_types_init(cg_t *cg);
 /* Creates `name` with `type` and a builder at its entry block. */
-void fn_begin(fn_t *f, cg_t *cg, const lathe_kernel_t *kernel, const char *name,
-              LLVMTypeRef type);
+void fn_begin(fn_t *f, cg_t *cg, const lathe_kernel_t *kernel, const char *name, LLVMTypeRef type);
 /* Makes `args` (a lathe_rt_kernel_args_t *) the source of buffer pointers,
  * params and the runtime table. */
 void fn_load_args(fn_t *f, LLVMValueRef args);
@@ -158,8 +157,7 @@ LLVMValueRef fn_round(fn_t *f, lathe_dtype_t t, LLVMValueRef v);
 /* CAST semantics of kernel/scalar.c (saturating float->int, NaN -> 0, ...). */
 LLVMValueRef fn_cast(fn_t *f, lathe_dtype_t to, lathe_dtype_t from, LLVMValueRef v);
 /* op(a[, b]) on operands of dtype t (the table in scalar.c). */
-LLVMValueRef fn_scalar_op(fn_t *f, lathe_kop_t op, lathe_dtype_t t, LLVMValueRef a,
-                          LLVMValueRef b);
+LLVMValueRef fn_scalar_op(fn_t *f, lathe_kop_t op, lathe_dtype_t t, LLVMValueRef a, LLVMValueRef b);
 /* Whether the table has code for op on operands of dtype t. */
 bool cg_op_supported(lathe_kop_t op, lathe_dtype_t t);
 /* Whether dtype t is one the backend knows. */

@@ -70,9 +70,9 @@ static LLVMValueRef arg(walk_t *w, __isl_keep isl_ast_expr *x, int i) {
 static LLVMValueRef floor_div(fn_t *f, LLVMValueRef a, LLVMValueRef b) {
   LLVMValueRef q = LLVMBuildSDiv(f->b, a, b, ""), r = LLVMBuildSRem(f->b, a, b, "");
   LLVMValueRef zero = cg_i64(f->cg, 0);
-  LLVMValueRef adj = LLVMBuildAnd(
-      f->b, LLVMBuildICmp(f->b, LLVMIntNE, r, zero, ""),
-      LLVMBuildICmp(f->b, LLVMIntSLT, LLVMBuildXor(f->b, r, b, ""), zero, ""), "");
+  LLVMValueRef adj =
+      LLVMBuildAnd(f->b, LLVMBuildICmp(f->b, LLVMIntNE, r, zero, ""),
+                   LLVMBuildICmp(f->b, LLVMIntSLT, LLVMBuildXor(f->b, r, b, ""), zero, ""), "");
   return LLVMBuildSub(f->b, q, LLVMBuildZExt(f->b, adj, f->cg->i64, ""), "");
 }
 
@@ -84,13 +84,16 @@ static LLVMValueRef ast_cond(walk_t *w, __isl_keep isl_ast_expr *x) {
     static const struct {
       enum isl_ast_expr_op_type op;
       LLVMIntPredicate pred;
-    } cmps[] = {{isl_ast_expr_op_eq, LLVMIntEQ}, {isl_ast_expr_op_le, LLVMIntSLE},
-                {isl_ast_expr_op_lt, LLVMIntSLT}, {isl_ast_expr_op_ge, LLVMIntSGE},
+    } cmps[] = {{isl_ast_expr_op_eq, LLVMIntEQ},
+                {isl_ast_expr_op_le, LLVMIntSLE},
+                {isl_ast_expr_op_lt, LLVMIntSLT},
+                {isl_ast_expr_op_ge, LLVMIntSGE},
                 {isl_ast_expr_op_gt, LLVMIntSGT}};
     for (size_t i = 0; i < sizeof cmps / sizeof cmps[0]; ++i)
-      if (cmps[i].op == op) return LLVMBuildICmp(f->b, cmps[i].pred, arg(w, x, 0), arg(w, x, 1), "");
-    if (op == isl_ast_expr_op_and || op == isl_ast_expr_op_and_then ||
-        op == isl_ast_expr_op_or || op == isl_ast_expr_op_or_else) {
+      if (cmps[i].op == op)
+        return LLVMBuildICmp(f->b, cmps[i].pred, arg(w, x, 0), arg(w, x, 1), "");
+    if (op == isl_ast_expr_op_and || op == isl_ast_expr_op_and_then || op == isl_ast_expr_op_or ||
+        op == isl_ast_expr_op_or_else) {
       isl_ast_expr *a = isl_ast_expr_op_get_arg(x, 0), *b = isl_ast_expr_op_get_arg(x, 1);
       LLVMValueRef ca = ast_cond(w, a), cb = ast_cond(w, b);
       isl_ast_expr_free(a);
@@ -192,9 +195,10 @@ static void push_var(walk_t *w, isl_id *id, LLVMValueRef v) {
 
 /* ---- statements ---- */
 
-static const lathe_kop_t combine_op[] = {
-    [LATHE_KCOMB_SUM] = LATHE_KOP_ADD, [LATHE_KCOMB_PROD] = LATHE_KOP_MUL,
-    [LATHE_KCOMB_MAX] = LATHE_KOP_MAX, [LATHE_KCOMB_MIN] = LATHE_KOP_MIN};
+static const lathe_kop_t combine_op[] = {[LATHE_KCOMB_SUM] = LATHE_KOP_ADD,
+                                         [LATHE_KCOMB_PROD] = LATHE_KOP_MUL,
+                                         [LATHE_KCOMB_MAX] = LATHE_KOP_MAX,
+                                         [LATHE_KCOMB_MIN] = LATHE_KOP_MIN};
 
 /* The iterator values of a user node's call. */
 static lathe_status_t user_iters(walk_t *w, __isl_keep isl_ast_node *node, uint32_t *out_stmt,
@@ -478,8 +482,8 @@ static void walk_parallel(walk_t *w, __isl_keep isl_ast_node *node) {
   LLVMValueRef loaded[MAX_VARS + 3];
   for (uint32_t i = 0; i < n; ++i) {
     LLVMValueRef idx[2] = {cg_i64(cg, 0), cg_i64(cg, i)};
-    loaded[i] = LLVMBuildLoad2(tf.eb, cg->i64, LLVMBuildInBoundsGEP2(tf.eb, cl_t, tcl, idx, 2, ""),
-                               "");
+    loaded[i] =
+        LLVMBuildLoad2(tf.eb, cg->i64, LLVMBuildInBoundsGEP2(tf.eb, cl_t, tcl, idx, 2, ""), "");
   }
   fn_load_args(&tf, LLVMBuildIntToPtr(tf.eb, loaded[0], LLVMPointerType(cg->args_t, 0), "args"));
   LLVMValueRef saved[MAX_VARS];

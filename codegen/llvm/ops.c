@@ -87,10 +87,10 @@ static LLVMValueRef e_ffloordiv(fn_t *f, lathe_dtype_t t, LLVMValueRef a, LLVMVa
 }
 static LLVMValueRef e_fmod(fn_t *f, lathe_dtype_t t, LLVMValueRef a, LLVMValueRef b) {
   LLVMValueRef r = LLVMBuildFRem(f->b, a, b, "");
-  LLVMValueRef fix = LLVMBuildAnd(f->b, fcmp(f, LLVMRealONE, r, cf(r, 0)),
-                                  LLVMBuildXor(f->b, fcmp(f, LLVMRealOLT, r, cf(r, 0)),
-                                               fcmp(f, LLVMRealOLT, b, cf(b, 0)), ""),
-                                  "");
+  LLVMValueRef fix = LLVMBuildAnd(
+      f->b, fcmp(f, LLVMRealONE, r, cf(r, 0)),
+      LLVMBuildXor(f->b, fcmp(f, LLVMRealOLT, r, cf(r, 0)), fcmp(f, LLVMRealOLT, b, cf(b, 0)), ""),
+      "");
   return sel(f, fix, LLVMBuildFAdd(f->b, r, b, ""), r);
 }
 /* a > b ? a : b, NaN when either is NaN: a NaN b loses the ordered compare
@@ -131,8 +131,9 @@ static LLVMValueRef sdivision(fn_t *f, LLVMValueRef a, LLVMValueRef b, int which
   LLVMValueRef safe = sel(f, LLVMBuildOr(f->b, zero, m1, ""), ci(b, 1), b);
   LLVMValueRef q = LLVMBuildSDiv(f->b, a, safe, ""), r = LLVMBuildSRem(f->b, a, safe, "");
   /* floored: adjust when the remainder is nonzero and its sign differs from b's */
-  LLVMValueRef adjust = LLVMBuildAnd(f->b, icmp(f, LLVMIntNE, r, ci(r, 0)),
-                                     icmp(f, LLVMIntSLT, LLVMBuildXor(f->b, r, b, ""), ci(r, 0)), "");
+  LLVMValueRef adjust =
+      LLVMBuildAnd(f->b, icmp(f, LLVMIntNE, r, ci(r, 0)),
+                   icmp(f, LLVMIntSLT, LLVMBuildXor(f->b, r, b, ""), ci(r, 0)), "");
   LLVMValueRef v, neg = LLVMBuildSub(f->b, ci(a, 0), a, "");
   switch (which) {
   case Q_DIV: return sel(f, zero, ci(a, 0), sel(f, m1, neg, q));
@@ -228,13 +229,20 @@ static LLVMValueRef e_ipow(fn_t *f, lathe_dtype_t t, LLVMValueRef a, LLVMValueRe
 
 /* ---- the table ---- */
 
-#define NONE {F_NONE, 0, NULL, NULL, NULL}
-#define OPC(o) {F_OPC, o, NULL, NULL, NULL}
-#define INTR(n) {F_INTR, 0, n, NULL, NULL}
-#define LIBM(n) {F_LIBM, 0, n "f", n, NULL}
-#define FCMP(p) {F_FCMP, p, NULL, NULL, NULL}
-#define ICMP(p) {F_ICMP, p, NULL, NULL, NULL}
-#define EMIT(fn) {F_EMIT, 0, NULL, NULL, fn}
+#define NONE \
+  { F_NONE, 0, NULL, NULL, NULL }
+#define OPC(o) \
+  { F_OPC, o, NULL, NULL, NULL }
+#define INTR(n) \
+  { F_INTR, 0, n, NULL, NULL }
+#define LIBM(n) \
+  { F_LIBM, 0, n "f", n, NULL }
+#define FCMP(p) \
+  { F_FCMP, p, NULL, NULL, NULL }
+#define ICMP(p) \
+  { F_ICMP, p, NULL, NULL, NULL }
+#define EMIT(fn) \
+  { F_EMIT, 0, NULL, NULL, fn }
 
 static const opmap_t ops[LATHE_KOP_COUNT] = {
     [LATHE_KOP_NEG] = {EMIT(e_fneg), EMIT(e_ineg), EMIT(e_ineg)},

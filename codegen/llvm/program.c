@@ -23,7 +23,9 @@ typedef struct desc {
   LLVMTypeRef op_t, param_t, dim_t, buffer_t, kernel_t, program_t;
 } desc_t;
 
-static LLVMValueRef i32c(cg_t *cg, int64_t v) { return LLVMConstInt(cg->i32, (unsigned long long)v, 1); }
+static LLVMValueRef i32c(cg_t *cg, int64_t v) {
+  return LLVMConstInt(cg->i32, (unsigned long long)v, 1);
+}
 
 static LLVMTypeRef make_struct(cg_t *cg, const char *name, LLVMTypeRef *fields, unsigned n) {
   LLVMTypeRef t = LLVMStructCreateNamed(cg->ctx, name);
@@ -37,11 +39,11 @@ static void desc_types(desc_t *d) {
   d->op_t = make_struct(cg, "lathe_rt_param_op", (LLVMTypeRef[]){i32, i32, i64}, 3);
   d->param_t = make_struct(cg, "lathe_rt_param_desc", (LLVMTypeRef[]){p, i32, i32, i32, i32, p}, 6);
   d->dim_t = make_struct(cg, "lathe_rt_dim", (LLVMTypeRef[]){i64, i32, i32}, 3);
-  d->buffer_t = make_struct(cg, "lathe_rt_buffer_desc", (LLVMTypeRef[]){p, i32, i32, i32, i32, p}, 6);
+  d->buffer_t =
+      make_struct(cg, "lathe_rt_buffer_desc", (LLVMTypeRef[]){p, i32, i32, i32, i32, p}, 6);
   d->kernel_t = make_struct(cg, "lathe_rt_kernel_desc", (LLVMTypeRef[]){p, p, i32, i32, p}, 5);
-  d->program_t = make_struct(
-      cg, "lathe_rt_program",
-      (LLVMTypeRef[]){i32, i32, i32, i32, i32, i32, i32, i32, p, p, p}, 11);
+  d->program_t = make_struct(cg, "lathe_rt_program",
+                             (LLVMTypeRef[]){i32, i32, i32, i32, i32, i32, i32, i32, p, p, p}, 11);
 }
 
 /* A private constant global holding `init`, as an i8*. */
@@ -71,12 +73,12 @@ static bool postfix(desc_t *d, const lathe_kexpr_t *x, LLVMValueRef *ops, unsign
   static const struct {
     lathe_kop_t op;
     lathe_rt_param_opcode_t rt;
-  } map[] = {{LATHE_KOP_NEG, LATHE_RT_PARAM_OP_NEG},   {LATHE_KOP_ABS, LATHE_RT_PARAM_OP_ABS},
-             {LATHE_KOP_ADD, LATHE_RT_PARAM_OP_ADD},   {LATHE_KOP_SUB, LATHE_RT_PARAM_OP_SUB},
-             {LATHE_KOP_MUL, LATHE_RT_PARAM_OP_MUL},   {LATHE_KOP_DIV, LATHE_RT_PARAM_OP_DIV},
-             {LATHE_KOP_FLOORDIV, LATHE_RT_PARAM_OP_FLOORDIV},
-             {LATHE_KOP_MOD, LATHE_RT_PARAM_OP_MOD},   {LATHE_KOP_MAX, LATHE_RT_PARAM_OP_MAX},
-             {LATHE_KOP_MIN, LATHE_RT_PARAM_OP_MIN}};
+  } map[] = {
+      {LATHE_KOP_NEG, LATHE_RT_PARAM_OP_NEG},           {LATHE_KOP_ABS, LATHE_RT_PARAM_OP_ABS},
+      {LATHE_KOP_ADD, LATHE_RT_PARAM_OP_ADD},           {LATHE_KOP_SUB, LATHE_RT_PARAM_OP_SUB},
+      {LATHE_KOP_MUL, LATHE_RT_PARAM_OP_MUL},           {LATHE_KOP_DIV, LATHE_RT_PARAM_OP_DIV},
+      {LATHE_KOP_FLOORDIV, LATHE_RT_PARAM_OP_FLOORDIV}, {LATHE_KOP_MOD, LATHE_RT_PARAM_OP_MOD},
+      {LATHE_KOP_MAX, LATHE_RT_PARAM_OP_MAX},           {LATHE_KOP_MIN, LATHE_RT_PARAM_OP_MIN}};
   if (depth > LATHE_RT_MAX_PARAM_STACK || *n >= 256) return false;
   int32_t code = 0;
   int64_t value = 0;
@@ -113,8 +115,11 @@ static LLVMValueRef params_table(desc_t *d) {
               "derived size '%s' uses an operation the runtime cannot evaluate", q->name);
       n = 0;
     }
-    LLVMValueRef f[6] = {cstring(cg, q->name), i32c(cg, derived ? -1 : (int64_t)q->input),
-                         i32c(cg, derived ? 0 : (int64_t)q->dim), i32c(cg, n), i32c(cg, 0),
+    LLVMValueRef f[6] = {cstring(cg, q->name),
+                         i32c(cg, derived ? -1 : (int64_t)q->input),
+                         i32c(cg, derived ? 0 : (int64_t)q->dim),
+                         i32c(cg, n),
+                         i32c(cg, 0),
                          table(cg, d->op_t, ops, n, ".param.ops")};
     items[k] = LLVMConstNamedStruct(d->param_t, f, 6);
   }
@@ -140,9 +145,9 @@ static LLVMValueRef buffers_table(desc_t *d) {
                            i32c(cg, b->dims[k].param), i32c(cg, 0)};
       dims[k] = LLVMConstNamedStruct(d->dim_t, f, 3);
     }
-    LLVMValueRef f[6] = {cstring(cg, b->name), i32c(cg, role),   i32c(cg, index),
-                         i32c(cg, b->dtype),   i32c(cg, b->rank), table(cg, d->dim_t, dims, b->rank,
-                                                                        ".dims")};
+    LLVMValueRef f[6] = {cstring(cg, b->name), i32c(cg, role),
+                         i32c(cg, index),      i32c(cg, b->dtype),
+                         i32c(cg, b->rank),    table(cg, d->dim_t, dims, b->rank, ".dims")};
     items[i] = LLVMConstNamedStruct(d->buffer_t, f, 6);
   }
   return table(cg, d->buffer_t, items, p->num_buffers, ".buffers");
@@ -158,8 +163,8 @@ static LLVMValueRef kernels_table(desc_t *d, LLVMValueRef *fns) {
     LLVMValueRef *ids = LATHE_ARENA_NEW_ARRAY(&cg->arena, LLVMValueRef, n + 1);
     for (uint32_t j = 0; j < n; ++j)
       ids[j] = i32c(cg, j < k->num_reads ? k->reads[j] : k->writes[j - k->num_reads]);
-    LLVMValueRef list = n ? private_global(cg, LLVMConstArray(cg->i32, ids, n), ".kbufs")
-                          : LLVMConstNull(cg->i8p);
+    LLVMValueRef list =
+        n ? private_global(cg, LLVMConstArray(cg->i32, ids, n), ".kbufs") : LLVMConstNull(cg->i8p);
     LLVMValueRef fn = fns[i] ? LLVMConstBitCast(fns[i], cg->i8p) : LLVMConstNull(cg->i8p);
     LLVMValueRef f[5] = {cstring(cg, k->name), fn, i32c(cg, n), i32c(cg, 0), list};
     items[i] = LLVMConstNamedStruct(d->kernel_t, f, 5);
@@ -171,11 +176,17 @@ void cg_program_descriptor(cg_t *cg, LLVMValueRef *kernel_fns) {
   desc_t d = {.cg = cg};
   desc_types(&d);
   const lathe_kprogram_t *p = cg->p;
-  LLVMValueRef f[11] = {
-      i32c(cg, LATHE_RT_ABI_VERSION), i32c(cg, p->num_params),   i32c(cg, p->num_inputs),
-      i32c(cg, p->num_outputs),       i32c(cg, p->num_buffers),  i32c(cg, p->num_kernels),
-      i32c(cg, lathe_codegen_num_weights(p)), i32c(cg, 0),       params_table(&d),
-      buffers_table(&d),              kernels_table(&d, kernel_fns)};
+  LLVMValueRef f[11] = {i32c(cg, LATHE_RT_ABI_VERSION),
+                        i32c(cg, p->num_params),
+                        i32c(cg, p->num_inputs),
+                        i32c(cg, p->num_outputs),
+                        i32c(cg, p->num_buffers),
+                        i32c(cg, p->num_kernels),
+                        i32c(cg, lathe_codegen_num_weights(p)),
+                        i32c(cg, 0),
+                        params_table(&d),
+                        buffers_table(&d),
+                        kernels_table(&d, kernel_fns)};
   LLVMValueRef init = LLVMConstNamedStruct(d.program_t, f, 11);
   LLVMValueRef g = LLVMAddGlobal(cg->mod, d.program_t, cg->symbol);
   LLVMSetInitializer(g, init);

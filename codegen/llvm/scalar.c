@@ -124,9 +124,9 @@ static LLVMValueRef f32_to_f16_soft(fn_t *f, LLVMValueRef v /* float */) {
   /* subnormal results: let a float addition do the rounding */
   const int32_t denorm_magic = ((127 - 15) + (23 - 10) + 1) << 23;
   LLVMValueRef dm = LLVMConstReal(cg->f32, ldexp(1.0, (denorm_magic >> 23) - 127));
-  LLVMValueRef sum =
-      LLVMBuildFAdd(b, LLVMBuildBitCast(b, a, cg->f32, ""), dm, "");
-  LLVMValueRef small = LLVMBuildSub(b, LLVMBuildBitCast(b, sum, i32, ""), ci(i32, denorm_magic), "");
+  LLVMValueRef sum = LLVMBuildFAdd(b, LLVMBuildBitCast(b, a, cg->f32, ""), dm, "");
+  LLVMValueRef small =
+      LLVMBuildSub(b, LLVMBuildBitCast(b, sum, i32, ""), ci(i32, denorm_magic), "");
   LLVMValueRef is_small = LLVMBuildICmp(b, LLVMIntULT, a, ci(i32, 113 << 23), "");
   /* normal: rebias, round to nearest even on the 13 dropped bits */
   LLVMValueRef odd = LLVMBuildAnd(b, LLVMBuildLShr(b, a, ci(i32, 13), ""), ci(i32, 1), "");
@@ -139,7 +139,8 @@ static LLVMValueRef f32_to_f16_soft(fn_t *f, LLVMValueRef v /* float */) {
 }
 
 static LLVMValueRef bf16_to_f32(fn_t *f, LLVMValueRef h) {
-  LLVMValueRef x = LLVMBuildShl(f->b, LLVMBuildZExt(f->b, h, f->cg->i32, ""), ci(f->cg->i32, 16), "");
+  LLVMValueRef x =
+      LLVMBuildShl(f->b, LLVMBuildZExt(f->b, h, f->cg->i32, ""), ci(f->cg->i32, 16), "");
   return LLVMBuildBitCast(f->b, x, f->cg->f32, "");
 }
 
@@ -152,7 +153,8 @@ static LLVMValueRef f32_to_bf16(fn_t *f, LLVMValueRef v) {
                                       ci(i32, 0x7f800000), "");
   LLVMValueRef nan = LLVMBuildOr(b, hi, ci(i32, 0x40), "");
   LLVMValueRef r = LLVMBuildAdd(b, u, ci(i32, 0x7fff), "");
-  r = LLVMBuildLShr(b, LLVMBuildAdd(b, r, LLVMBuildAnd(b, hi, ci(i32, 1), ""), ""), ci(i32, 16), "");
+  r = LLVMBuildLShr(b, LLVMBuildAdd(b, r, LLVMBuildAnd(b, hi, ci(i32, 1), ""), ""), ci(i32, 16),
+                    "");
   return LLVMBuildTrunc(b, LLVMBuildSelect(b, is_nan, nan, r, ""), f->cg->i16, "");
 }
 
@@ -179,9 +181,9 @@ LLVMValueRef fn_round(fn_t *f, lathe_dtype_t t, LLVMValueRef v) { return round_t
 
 static LLVMValueRef nibble_byte(fn_t *f, uint32_t buffer, LLVMValueRef flat, LLVMValueRef *shift) {
   LLVMValueRef idx = LLVMBuildLShr(f->b, flat, cg_i64(f->cg, 1), "");
-  *shift = LLVMBuildShl(f->b, LLVMBuildTrunc(f->b, LLVMBuildAnd(f->b, flat, cg_i64(f->cg, 1), ""),
-                                             f->cg->i8, ""),
-                        ci(f->cg->i8, 2), "");
+  *shift = LLVMBuildShl(
+      f->b, LLVMBuildTrunc(f->b, LLVMBuildAnd(f->b, flat, cg_i64(f->cg, 1), ""), f->cg->i8, ""),
+      ci(f->cg->i8, 2), "");
   return LLVMBuildInBoundsGEP2(f->b, f->cg->i8, fn_buffer(f, buffer), &idx, 1, "");
 }
 
@@ -213,8 +215,8 @@ void fn_store_elem(fn_t *f, uint32_t buffer, LLVMValueRef flat, LLVMValueRef v) 
     LLVMValueRef shift, ptr = nibble_byte(f, buffer, flat, &shift);
     LLVMValueRef old = LLVMBuildLoad2(f->b, cg->i8, ptr, "");
     cg_tag_access(cg, f->kernel, old, buffer);
-    LLVMValueRef keep = LLVMBuildXor(f->b, LLVMBuildShl(f->b, ci(cg->i8, 15), shift, ""),
-                                     ci(cg->i8, -1), "");
+    LLVMValueRef keep =
+        LLVMBuildXor(f->b, LLVMBuildShl(f->b, ci(cg->i8, 15), shift, ""), ci(cg->i8, -1), "");
     LLVMValueRef nib = LLVMBuildShl(f->b, LLVMBuildAnd(f->b, v, ci(cg->i8, 15), ""), shift, "");
     LLVMValueRef byte = LLVMBuildOr(f->b, LLVMBuildAnd(f->b, old, keep, ""), nib, "");
     cg_tag_access(cg, f->kernel, LLVMBuildStore(f->b, byte, ptr), buffer);
@@ -243,8 +245,8 @@ static LLVMValueRef float_to_int(fn_t *f, lathe_dtype_t to, lathe_dtype_t from, 
   bool is_signed = lathe_dtype_is_signed(to);
   LLVMTypeRef rt = cg_reg_type(cg, to);
   LLVMTypeRef types[2] = {rt, cg_reg_type(cg, from)};
-  LLVMValueRef r = cg_intrinsic(f, is_signed ? "llvm.fptosi.sat" : "llvm.fptoui.sat", types, 2,
-                                &v, 1);
+  LLVMValueRef r =
+      cg_intrinsic(f, is_signed ? "llvm.fptosi.sat" : "llvm.fptoui.sat", types, 2, &v, 1);
   if (small && r) { /* saturate further to 4 bits */
     LLVMValueRef lo = ci(rt, is_signed ? -8 : 0), hi = ci(rt, is_signed ? 7 : 15);
     LLVMIntPredicate gt = is_signed ? LLVMIntSGT : LLVMIntUGT;

@@ -39,8 +39,8 @@ static bool valid_cpu_name(const char *s, size_t n) {
   if (n == 0 || n >= 64) return false;
   for (size_t i = 0; i < n; ++i) {
     char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_' || c == '.'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.'))
       return false;
   }
   return true;

@@ -24,13 +24,11 @@
 
 static const float EXP_P[] = {0.4999999403953552f, 0.1666652113199234f, 0.04166838899254799f,
                               0.008368712849915028f, 0.0013814582489430904f};
-static const float TANH_Q[] = {-0.3333328068256378f, 0.13331441581249237f,
-                               -0.05373968929052353f, 0.020639000460505486f,
-                               -0.005704883951693773f};
-static const float ERF_P[] = {1.1283791065216064f,    -0.3761262595653534f,
-                              0.1128358542919159f,    -0.026853810995817184f,
-                              0.005188324488699436f,  -0.0008010162273421884f,
-                              7.853745046304539e-05f};
+static const float TANH_Q[] = {-0.3333328068256378f, 0.13331441581249237f, -0.05373968929052353f,
+                               0.020639000460505486f, -0.005704883951693773f};
+static const float ERF_P[] = {
+    1.1283791065216064f,   -0.3761262595653534f,    0.1128358542919159f,   -0.026853810995817184f,
+    0.005188324488699436f, -0.0008010162273421884f, 7.853745046304539e-05f};
 static const float ERFC_R[] = {-8.949747279984877e-05f, 0.28411829471588135f, 0.26383042335510254f,
                                0.3359052538871765f,     -0.0833004042506218f, 0.5426632761955261f,
                                -0.45970311760902405f,   0.11662866920232773f};
@@ -90,7 +88,7 @@ LLVMValueRef vm_exp_f32(fn_t *f, LLVMValueRef x) {
   xc = sel(f, fcmp(f, LLVMRealOLT, xc, cf(f, -104.0)), cf(f, -104.0), xc);
   LLVMValueRef n = intr1(f, "llvm.roundeven", fmul(f, xc, cf(f, 1.4426950408889634)));
   LLVMValueRef r = fma3(f, n, cf(f, -0.693145751953125), xc); /* ln 2 high part: exact */
-  r = fma3(f, n, cf(f, -1.4286068203094172e-06), r);           /* ln 2 - high part */
+  r = fma3(f, n, cf(f, -1.4286068203094172e-06), r);          /* ln 2 - high part */
   LLVMValueRef p = fadd(f, fma3(f, fmul(f, r, r), horner(f, EXP_P, 5, r), r), cf(f, 1.0));
   LLVMValueRef is_nan = fcmp(f, LLVMRealUNO, x, x);
   LLVMValueRef ni = LLVMBuildFPToSI(f->b, sel(f, is_nan, cf(f, 0.0), n), f->cg->i32, "");
@@ -101,8 +99,8 @@ LLVMValueRef vm_tanh_f32(fn_t *f, LLVMValueRef x) {
   LLVMValueRef ax = intr1(f, "llvm.fabs", x), s = fmul(f, x, x);
   LLVMValueRef small = fma3(f, fmul(f, x, s), horner(f, TANH_Q, 5, s), x);
   LLVMValueRef e = vm_exp_f32(f, fmul(f, ax, cf(f, 2.0)));
-  LLVMValueRef large = LLVMBuildFSub(f->b, cf(f, 1.0),
-                                     LLVMBuildFDiv(f->b, cf(f, 2.0), fadd(f, e, cf(f, 1.0)), ""), "");
+  LLVMValueRef large = LLVMBuildFSub(
+      f->b, cf(f, 1.0), LLVMBuildFDiv(f->b, cf(f, 2.0), fadd(f, e, cf(f, 1.0)), ""), "");
   return sel(f, fcmp(f, LLVMRealOLT, ax, cf(f, 0.625)), small, copy_sign(f, large, x));
 }
 

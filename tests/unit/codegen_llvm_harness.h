@@ -25,9 +25,9 @@
 #include "runtime/runtime.h"
 #include "support/half.h"
 
-#define OK(expr)                                                    \
-  do {                                                              \
-    lathe_status_t st_ = (expr);                                    \
+#define OK(expr)                                                   \
+  do {                                                             \
+    lathe_status_t st_ = (expr);                                   \
     if (st_) fail_msg("%s: %s", #expr, lathe_status_message(st_)); \
   } while (0)
 
@@ -74,8 +74,8 @@ static inline bool close_enough(double got, double want, bool is_float, const ha
 /* Runs p both ways on `inputs` (dims per input: in_dims[k]) with `threads`
  * threads and checks the outputs agree. Returns the largest abs error. */
 static inline double harness_check(const lathe_kprogram_t *p, const int64_t *const *in_dims,
-                            const void *const *inputs, int32_t threads,
-                            const harness_opts_t *o) {
+                                   const void *const *inputs, int32_t threads,
+                                   const harness_opts_t *o) {
   int64_t params[64] = {0};
   OK(lathe_kprogram_bind_params(p, in_dims, params));
   uint32_t no = p->num_outputs, ni = p->num_inputs;
@@ -125,7 +125,8 @@ static inline double harness_check(const lathe_kprogram_t *p, const int64_t *con
     const lathe_kbuffer_t *b = p->buffers[p->inputs[k]];
     uint64_t nb;
     OK(lathe_kbuffer_num_bytes(b, params, &nb));
-    OK(lathe_rt_tensor_init(b->dtype, (int32_t)b->rank, in_dims[k], (void *)inputs[k], nb, &tin[k]));
+    OK(lathe_rt_tensor_init(b->dtype, (int32_t)b->rank, in_dims[k], (void *)inputs[k], nb,
+                            &tin[k]));
   }
   for (uint32_t k = 0; k < no; ++k) {
     const lathe_kbuffer_t *b = p->buffers[p->outputs[k]];
@@ -146,7 +147,8 @@ static inline double harness_check(const lathe_kprogram_t *p, const int64_t *con
     OK(lathe_kbuffer_num_elements(b, params, &count));
     for (int64_t e = 0; e < count; ++e) {
       bool fl;
-      double g = elem_as_double(b->dtype, got[k], e, &fl), w = elem_as_double(b->dtype, want[k], e, &fl);
+      double g = elem_as_double(b->dtype, got[k], e, &fl),
+             w = elem_as_double(b->dtype, want[k], e, &fl);
       if (!close_enough(g, w, fl, o))
         fail_msg("program '%s' output %u (%s, %s) element %lld: got %.9g, want %.9g (threads %d)",
                  p->name, k, b->name, lathe_dtype_name(b->dtype), (long long)e, g, w, threads);

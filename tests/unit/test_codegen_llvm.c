@@ -20,8 +20,8 @@ typedef struct prog {
 } prog_t;
 
 static const lathe_kexpr_t *it(lathe_kprogram_t *p, uint32_t i) { return lathe_kexpr_iter(p, i); }
-static const lathe_kexpr_t *ld(lathe_kprogram_t *p, const lathe_kbuffer_t *b, const lathe_kexpr_t *i0,
-                               const lathe_kexpr_t *i1) {
+static const lathe_kexpr_t *ld(lathe_kprogram_t *p, const lathe_kbuffer_t *b,
+                               const lathe_kexpr_t *i0, const lathe_kexpr_t *i1) {
   const lathe_kexpr_t *idx[2] = {i0, i1};
   return lathe_kexpr_load(p, b, idx);
 }
@@ -52,23 +52,30 @@ static lathe_kprogram_t *build_chain(int64_t cols, lathe_weight_t *w) {
   lathe_kprogram_t *p = lathe_kprogram_create("chain");
   uint32_t n = lathe_kprogram_add_input_param(p, "N", 0, 0);
   lathe_kdim_t dims[2] = {lathe_kdim_param((int32_t)n), lathe_kdim_static(cols)};
-  lathe_kbuffer_t *x = lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F32, 2, dims, LATHE_KBUF_INPUT);
-  lathe_kbuffer_t *b = lathe_kprogram_add_buffer(p, "b", LATHE_DTYPE_F32, 1, &dims[1], LATHE_KBUF_CONST);
+  lathe_kbuffer_t *x =
+      lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F32, 2, dims, LATHE_KBUF_INPUT);
+  lathe_kbuffer_t *b =
+      lathe_kprogram_add_buffer(p, "b", LATHE_DTYPE_F32, 1, &dims[1], LATHE_KBUF_CONST);
   b->weight = w;
-  lathe_kbuffer_t *y = lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F32, 2, dims, LATHE_KBUF_OUTPUT);
+  lathe_kbuffer_t *y =
+      lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F32, 2, dims, LATHE_KBUF_OUTPUT);
   lathe_kprogram_set_input(p, 0, x->id);
   lathe_kprogram_set_output(p, 0, y->id);
   const lathe_kexpr_t *j = it(p, 1), *idx[2] = {it(p, 0), j};
-  const lathe_kexpr_t *v = bin(p, LATHE_KOP_ADD, lathe_kexpr_load(p, x, idx), lathe_kexpr_load(p, b, &j));
+  const lathe_kexpr_t *v =
+      bin(p, LATHE_KOP_ADD, lathe_kexpr_load(p, x, idx), lathe_kexpr_load(p, b, &j));
   /* 0.5 * v * (1 + erf(v / sqrt 2)) + tanh(v) * sigmoid(v) - max(v, 0) */
-  const lathe_kexpr_t *gelu = bin(p, LATHE_KOP_MUL, bin(p, LATHE_KOP_MUL, fc(p, 0.5), v),
-                                  bin(p, LATHE_KOP_ADD, fc(p, 1.0),
-                                      un(p, LATHE_KOP_ERF, bin(p, LATHE_KOP_MUL, v, fc(p, 0.70710678f)))));
-  const lathe_kexpr_t *t = bin(p, LATHE_KOP_MUL, un(p, LATHE_KOP_TANH, v), un(p, LATHE_KOP_SIGMOID, v));
-  const lathe_kexpr_t *r = bin(p, LATHE_KOP_SUB, bin(p, LATHE_KOP_ADD, gelu, t),
-                               bin(p, LATHE_KOP_MAX, v, fc(p, 0.0)));
+  const lathe_kexpr_t *gelu =
+      bin(p, LATHE_KOP_MUL, bin(p, LATHE_KOP_MUL, fc(p, 0.5), v),
+          bin(p, LATHE_KOP_ADD, fc(p, 1.0),
+              un(p, LATHE_KOP_ERF, bin(p, LATHE_KOP_MUL, v, fc(p, 0.70710678f)))));
+  const lathe_kexpr_t *t =
+      bin(p, LATHE_KOP_MUL, un(p, LATHE_KOP_TANH, v), un(p, LATHE_KOP_SIGMOID, v));
+  const lathe_kexpr_t *r =
+      bin(p, LATHE_KOP_SUB, bin(p, LATHE_KOP_ADD, gelu, t), bin(p, LATHE_KOP_MAX, v, fc(p, 0.0)));
   lathe_kernel_t *k = lathe_kprogram_add_loops_kernel(p, "k0_chain");
-  lathe_kstmt_desc_t d = {.num_iters = 2, .extents = dims, .target = y, .target_index = idx, .value = r};
+  lathe_kstmt_desc_t d = {
+      .num_iters = 2, .extents = dims, .target = y, .target_index = idx, .value = r};
   assert_non_null(lathe_kernel_add_stmt(p, k, &d));
   OK(lathe_kprogram_finish(p));
   return p;
@@ -78,11 +85,14 @@ static void test_elementwise_chain(void **state) {
   static const int64_t shapes[][2] = {{1, 1}, {3, 17}, {7, 16}, {2, 33}, {0, 5}, {4, 0}, {13, 61}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
     int64_t n = shapes[s][0], c = shapes[s][1];
-    float *bias = calloc((size_t)c + 1, sizeof(float)), *x = calloc((size_t)(n * c) + 1, sizeof(float));
+    float *bias = calloc((size_t)c + 1, sizeof(float)),
+          *x = calloc((size_t)(n * c) + 1, sizeof(float));
     harness_fill(bias, (size_t)c, 1, -1, 1);
     harness_fill(x, (size_t)(n * c), 2, -3, 3);
-    lathe_weight_t w = {.kind = LATHE_WEIGHT_INLINE, .dtype = LATHE_DTYPE_F32,
-                        .num_bytes = (uint64_t)c * 4, .data = (const uint8_t *)bias};
+    lathe_weight_t w = {.kind = LATHE_WEIGHT_INLINE,
+                        .dtype = LATHE_DTYPE_F32,
+                        .num_bytes = (uint64_t)c * 4,
+                        .data = (const uint8_t *)bias};
     lathe_kprogram_t *p = build_chain(c, &w);
     int64_t d[2] = {n, c};
     check2(p, d, x, NULL, NULL, &F32_TOL);
@@ -101,24 +111,30 @@ static lathe_kprogram_t *build_reduce(int64_t rows, int64_t cols, lathe_kcombine
   lathe_kdim_t xd[2] = {lathe_kdim_static(rows), lathe_kdim_static(cols)};
   lathe_kbuffer_t *x = lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F32, 2, xd, LATHE_KBUF_INPUT);
   lathe_kdim_t yd = along_rows ? xd[0] : xd[1], rd = along_rows ? xd[1] : xd[0];
-  lathe_kbuffer_t *y = lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F32, 1, &yd, LATHE_KBUF_OUTPUT);
+  lathe_kbuffer_t *y =
+      lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F32, 1, &yd, LATHE_KBUF_OUTPUT);
   lathe_kprogram_set_input(p, 0, x->id);
   lathe_kprogram_set_output(p, 0, y->id);
   lathe_kdim_t ext[2] = {yd, rd};
   const lathe_kexpr_t *i = it(p, 0), *r = it(p, 1);
   static const double inits[] = {0, 0, 1, -INFINITY, INFINITY};
   lathe_kernel_t *k = lathe_kprogram_add_loops_kernel(p, "k0_reduce");
-  lathe_kstmt_desc_t d = {.num_iters = 2, .extents = ext, .num_reduce = 1, .target = y,
+  lathe_kstmt_desc_t d = {.num_iters = 2,
+                          .extents = ext,
+                          .num_reduce = 1,
+                          .target = y,
                           .target_index = &i,
                           .value = along_rows ? ld(p, x, i, r) : ld(p, x, r, i),
-                          .combiner = comb, .init = fc(p, inits[comb])};
+                          .combiner = comb,
+                          .init = fc(p, inits[comb])};
   assert_non_null(lathe_kernel_add_stmt(p, k, &d));
   OK(lathe_kprogram_finish(p));
   return p;
 }
 
 static void test_reductions(void **state) {
-  static const int64_t shapes[][2] = {{1, 1}, {5, 13}, {16, 16}, {3, 67}, {0, 4}, {4, 0}, {9, 1000}};
+  static const int64_t shapes[][2] = {{1, 1}, {5, 13}, {16, 16}, {3, 67},
+                                      {0, 4}, {4, 0},  {9, 1000}};
   static const lathe_kcombiner_t combs[] = {LATHE_KCOMB_SUM, LATHE_KCOMB_MAX, LATHE_KCOMB_MIN,
                                             LATHE_KCOMB_PROD};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s)
@@ -153,16 +169,30 @@ static lathe_kprogram_t *build_softmax(int64_t cols) {
   lathe_kprogram_set_input(p, 0, x->id);
   lathe_kprogram_set_output(p, 0, y->id);
   const lathe_kexpr_t *i = it(p, 0), *j = it(p, 1);
-  const lathe_kexpr_t *e = un(p, LATHE_KOP_EXP, bin(p, LATHE_KOP_SUB, ld(p, x, i, j), lathe_kexpr_load(p, m, &i)));
+  const lathe_kexpr_t *e =
+      un(p, LATHE_KOP_EXP, bin(p, LATHE_KOP_SUB, ld(p, x, i, j), lathe_kexpr_load(p, m, &i)));
   lathe_kernel_t *k = lathe_kprogram_add_loops_kernel(p, "k0_softmax");
   const lathe_kexpr_t *yi[2] = {i, j};
-  lathe_kstmt_desc_t s0 = {.num_iters = 2, .extents = xd, .num_reduce = 1, .target = m,
-                           .target_index = &i, .value = ld(p, x, i, j),
-                           .combiner = LATHE_KCOMB_MAX, .init = fc(p, -INFINITY)};
-  lathe_kstmt_desc_t s1 = {.num_iters = 2, .extents = xd, .num_reduce = 1, .target = s,
-                           .target_index = &i, .value = e, .combiner = LATHE_KCOMB_SUM,
+  lathe_kstmt_desc_t s0 = {.num_iters = 2,
+                           .extents = xd,
+                           .num_reduce = 1,
+                           .target = m,
+                           .target_index = &i,
+                           .value = ld(p, x, i, j),
+                           .combiner = LATHE_KCOMB_MAX,
+                           .init = fc(p, -INFINITY)};
+  lathe_kstmt_desc_t s1 = {.num_iters = 2,
+                           .extents = xd,
+                           .num_reduce = 1,
+                           .target = s,
+                           .target_index = &i,
+                           .value = e,
+                           .combiner = LATHE_KCOMB_SUM,
                            .init = fc(p, 0)};
-  lathe_kstmt_desc_t s2 = {.num_iters = 2, .extents = xd, .target = y, .target_index = yi,
+  lathe_kstmt_desc_t s2 = {.num_iters = 2,
+                           .extents = xd,
+                           .target = y,
+                           .target_index = yi,
                            .value = bin(p, LATHE_KOP_DIV, e, lathe_kexpr_load(p, s, &i))};
   assert_non_null(lathe_kernel_add_stmt(p, k, &s0));
   assert_non_null(lathe_kernel_add_stmt(p, k, &s1));
@@ -195,8 +225,10 @@ static lathe_kprogram_t *build_movement(int64_t rows, int64_t cols, int64_t voca
   lathe_kdim_t xd[2] = {lathe_kdim_static(rows), lathe_kdim_static(cols)};
   lathe_kdim_t yd[2] = {xd[1], xd[0]}, td[2] = {lathe_kdim_static(vocab), xd[1]};
   lathe_kbuffer_t *x = lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F32, 2, xd, LATHE_KBUF_INPUT);
-  lathe_kbuffer_t *ix = lathe_kprogram_add_buffer(p, "idx", LATHE_DTYPE_I64, 1, xd, LATHE_KBUF_INPUT);
-  lathe_kbuffer_t *tb = lathe_kprogram_add_buffer(p, "tab", LATHE_DTYPE_F32, 2, td, LATHE_KBUF_INPUT);
+  lathe_kbuffer_t *ix =
+      lathe_kprogram_add_buffer(p, "idx", LATHE_DTYPE_I64, 1, xd, LATHE_KBUF_INPUT);
+  lathe_kbuffer_t *tb =
+      lathe_kprogram_add_buffer(p, "tab", LATHE_DTYPE_F32, 2, td, LATHE_KBUF_INPUT);
   lathe_kbuffer_t *y = lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F32, 2, yd, LATHE_KBUF_OUTPUT);
   lathe_kbuffer_t *z = lathe_kprogram_add_buffer(p, "z", LATHE_DTYPE_F32, 2, xd, LATHE_KBUF_OUTPUT);
   lathe_kprogram_set_input(p, 0, x->id);
@@ -206,11 +238,14 @@ static lathe_kprogram_t *build_movement(int64_t rows, int64_t cols, int64_t voca
   lathe_kprogram_set_output(p, 1, z->id);
   const lathe_kexpr_t *i = it(p, 0), *j = it(p, 1), *yi[2] = {i, j};
   lathe_kernel_t *k0 = lathe_kprogram_add_loops_kernel(p, "k0_transpose");
-  lathe_kstmt_desc_t s0 = {.num_iters = 2, .extents = yd, .target = y, .target_index = yi,
-                           .value = ld(p, x, j, i)};
+  lathe_kstmt_desc_t s0 = {
+      .num_iters = 2, .extents = yd, .target = y, .target_index = yi, .value = ld(p, x, j, i)};
   assert_non_null(lathe_kernel_add_stmt(p, k0, &s0));
   lathe_kernel_t *k1 = lathe_kprogram_add_loops_kernel(p, "k1_gather");
-  lathe_kstmt_desc_t s1 = {.num_iters = 2, .extents = xd, .target = z, .target_index = yi,
+  lathe_kstmt_desc_t s1 = {.num_iters = 2,
+                           .extents = xd,
+                           .target = z,
+                           .target_index = yi,
                            .value = ld(p, tb, lathe_kexpr_load(p, ix, &i), j)};
   assert_non_null(lathe_kernel_add_stmt(p, k1, &s1));
   OK(lathe_kprogram_finish(p));
@@ -221,7 +256,8 @@ static void test_transpose_gather(void **state) {
   static const int64_t shapes[][3] = {{1, 1, 1}, {5, 13, 3}, {16, 9, 7}, {31, 37, 50}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
     int64_t r = shapes[s][0], c = shapes[s][1], v = shapes[s][2];
-    float *x = calloc((size_t)(r * c), sizeof(float)), *tab = calloc((size_t)(v * c), sizeof(float));
+    float *x = calloc((size_t)(r * c), sizeof(float)),
+          *tab = calloc((size_t)(v * c), sizeof(float));
     int64_t *idx = calloc((size_t)r, sizeof(int64_t));
     harness_fill(x, (size_t)(r * c), 5, -1, 1);
     harness_fill(tab, (size_t)(v * c), 6, -1, 1);
@@ -242,33 +278,42 @@ static void test_transpose_gather(void **state) {
  * a second output through f16 and bf16 */
 static void test_casts(void **state) {
   static const lathe_dtype_t types[] = {LATHE_DTYPE_F16, LATHE_DTYPE_BF16, LATHE_DTYPE_F64,
-                                        LATHE_DTYPE_I32, LATHE_DTYPE_I64, LATHE_DTYPE_I8,
-                                        LATHE_DTYPE_U8,  LATHE_DTYPE_U16, LATHE_DTYPE_BOOL,
-                                        LATHE_DTYPE_I4,  LATHE_DTYPE_U4,  LATHE_DTYPE_U64};
+                                        LATHE_DTYPE_I32, LATHE_DTYPE_I64,  LATHE_DTYPE_I8,
+                                        LATHE_DTYPE_U8,  LATHE_DTYPE_U16,  LATHE_DTYPE_BOOL,
+                                        LATHE_DTYPE_I4,  LATHE_DTYPE_U4,   LATHE_DTYPE_U64};
   static const int64_t lens[] = {1, 7, 64, 129};
   for (size_t t = 0; t < sizeof types / sizeof types[0]; ++t)
     for (size_t l = 0; l < sizeof lens / sizeof lens[0]; ++l) {
       int64_t n = lens[l];
       lathe_kprogram_t *p = lathe_kprogram_create("cast");
       lathe_kdim_t d = lathe_kdim_static(n);
-      lathe_kbuffer_t *x = lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F32, 1, &d, LATHE_KBUF_INPUT);
+      lathe_kbuffer_t *x =
+          lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F32, 1, &d, LATHE_KBUF_INPUT);
       lathe_kbuffer_t *y = lathe_kprogram_add_buffer(p, "y", types[t], 1, &d, LATHE_KBUF_OUTPUT);
-      lathe_kbuffer_t *z = lathe_kprogram_add_buffer(p, "z", LATHE_DTYPE_F32, 1, &d, LATHE_KBUF_OUTPUT);
+      lathe_kbuffer_t *z =
+          lathe_kprogram_add_buffer(p, "z", LATHE_DTYPE_F32, 1, &d, LATHE_KBUF_OUTPUT);
       lathe_kprogram_set_input(p, 0, x->id);
       lathe_kprogram_set_output(p, 0, y->id);
       lathe_kprogram_set_output(p, 1, z->id);
       const lathe_kexpr_t *i = it(p, 0);
       const lathe_kexpr_t *v = bin(p, LATHE_KOP_MUL, lathe_kexpr_load(p, x, &i), fc(p, 37.5));
       lathe_kernel_t *k = lathe_kprogram_add_loops_kernel(p, "k0_cast");
-      lathe_kstmt_desc_t s0 = {.num_iters = 1, .extents = &d, .target = y, .target_index = &i,
+      lathe_kstmt_desc_t s0 = {.num_iters = 1,
+                               .extents = &d,
+                               .target = y,
+                               .target_index = &i,
                                .value = lathe_kexpr_cast(p, types[t], v)};
       assert_non_null(lathe_kernel_add_stmt(p, k, &s0));
       /* read it back in a second kernel: z = cast<f32>(y) + 0.25 */
       lathe_kernel_t *k1 = lathe_kprogram_add_loops_kernel(p, "k1_back");
-      lathe_kstmt_desc_t s1 = {.num_iters = 1, .extents = &d, .target = z, .target_index = &i,
-                               .value = bin(p, LATHE_KOP_ADD,
-                                            lathe_kexpr_cast(p, LATHE_DTYPE_F32, lathe_kexpr_load(p, y, &i)),
-                                            fc(p, 0.25))};
+      lathe_kstmt_desc_t s1 = {
+          .num_iters = 1,
+          .extents = &d,
+          .target = z,
+          .target_index = &i,
+          .value =
+              bin(p, LATHE_KOP_ADD,
+                  lathe_kexpr_cast(p, LATHE_DTYPE_F32, lathe_kexpr_load(p, y, &i)), fc(p, 0.25))};
       assert_non_null(lathe_kernel_add_stmt(p, k1, &s1));
       OK(lathe_kprogram_finish(p));
       float *xs = calloc((size_t)n + 1, sizeof(float));
@@ -291,19 +336,24 @@ static void test_views_and_derived(void **state) {
     lathe_kprogram_t *p = lathe_kprogram_create("views");
     uint32_t n = lathe_kprogram_add_input_param(p, "N", 0, 0);
     lathe_kdim_t xd[2] = {lathe_kdim_param((int32_t)n), lathe_kdim_static(6)};
-    lathe_kbuffer_t *x = lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F32, 2, xd, LATHE_KBUF_INPUT);
+    lathe_kbuffer_t *x =
+        lathe_kprogram_add_buffer(p, "x", LATHE_DTYPE_F32, 2, xd, LATHE_KBUF_INPUT);
     lathe_kdim_t n3 = lathe_kprogram_dim_of(
         p, bin(p, LATHE_KOP_MUL, lathe_kexpr_param(p, n), lathe_kexpr_int(p, LATHE_DTYPE_I64, 3)));
     lathe_kdim_t vd[2] = {n3, lathe_kdim_static(2)};
     lathe_kbuffer_t *v = lathe_kprogram_add_view(p, "xv", x, 2, vd);
-    lathe_kbuffer_t *y = lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F32, 2, vd, LATHE_KBUF_OUTPUT);
+    lathe_kbuffer_t *y =
+        lathe_kprogram_add_buffer(p, "y", LATHE_DTYPE_F32, 2, vd, LATHE_KBUF_OUTPUT);
     lathe_kprogram_set_input(p, 0, x->id);
     lathe_kprogram_set_output(p, 0, y->id);
     const lathe_kexpr_t *i = it(p, 0), *j = it(p, 1), *yi[2] = {i, j};
     lathe_kernel_t *k = lathe_kprogram_add_loops_kernel(p, "k0_scale");
-    lathe_kstmt_desc_t s0 = {.num_iters = 2, .extents = vd, .target = y, .target_index = yi,
-                             .value = bin(p, LATHE_KOP_MUL, ld(p, v, i, j),
-                                          lathe_kexpr_cast(p, LATHE_DTYPE_F32, i))};
+    lathe_kstmt_desc_t s0 = {
+        .num_iters = 2,
+        .extents = vd,
+        .target = y,
+        .target_index = yi,
+        .value = bin(p, LATHE_KOP_MUL, ld(p, v, i, j), lathe_kexpr_cast(p, LATHE_DTYPE_F32, i))};
     assert_non_null(lathe_kernel_add_stmt(p, k, &s0));
     OK(lathe_kprogram_finish(p));
     float *xs = calloc((size_t)(ns[s] * 6) + 1, sizeof(float));
@@ -351,9 +401,14 @@ static void *run_job(void *arg) {
   lathe_rt_tensor_t in, out;
   j->st = lathe_rt_pool_create(2, &pool);
   if (!j->st) j->st = lathe_rt_context_create(pool, &ctx);
-  if (!j->st) j->st = lathe_rt_tensor_init(LATHE_RT_DTYPE_F32, 2, dims, j->x, (uint64_t)(j->rows * j->cols) * 4, &in);
-  if (!j->st) j->st = lathe_rt_tensor_init(LATHE_RT_DTYPE_F32, 2, dims, j->y, (uint64_t)(j->rows * j->cols) * 4, &out);
-  for (int r = 0; r < 20 && !j->st; ++r) j->st = lathe_rt_program_run(j->prog, NULL, ctx, &in, 1, &out, 1);
+  if (!j->st)
+    j->st = lathe_rt_tensor_init(LATHE_RT_DTYPE_F32, 2, dims, j->x,
+                                 (uint64_t)(j->rows * j->cols) * 4, &in);
+  if (!j->st)
+    j->st = lathe_rt_tensor_init(LATHE_RT_DTYPE_F32, 2, dims, j->y,
+                                 (uint64_t)(j->rows * j->cols) * 4, &out);
+  for (int r = 0; r < 20 && !j->st; ++r)
+    j->st = lathe_rt_program_run(j->prog, NULL, ctx, &in, 1, &out, 1);
   lathe_rt_context_destroy(ctx);
   lathe_rt_pool_destroy(pool);
   return NULL;
@@ -403,9 +458,12 @@ static void test_threads(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_elementwise_chain), cmocka_unit_test(test_reductions),
-      cmocka_unit_test(test_softmax),           cmocka_unit_test(test_transpose_gather),
-      cmocka_unit_test(test_casts),             cmocka_unit_test(test_views_and_derived),
+      cmocka_unit_test(test_elementwise_chain),
+      cmocka_unit_test(test_reductions),
+      cmocka_unit_test(test_softmax),
+      cmocka_unit_test(test_transpose_gather),
+      cmocka_unit_test(test_casts),
+      cmocka_unit_test(test_views_and_derived),
       cmocka_unit_test(test_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

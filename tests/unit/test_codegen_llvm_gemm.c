@@ -23,7 +23,8 @@ static lathe_kprogram_t *build_gemm(const gcase_t *c, lathe_weight_t *bias_w) {
   lathe_kdim_t bd = lathe_kdim_static(c->batch), kd = lathe_kdim_static(c->k),
                nd = lathe_kdim_static(c->n);
   lathe_kdim_t ad[3] = {c->bcast_a ? lathe_kdim_static(1) : bd, c->ta ? kd : m, c->ta ? m : kd};
-  lathe_kdim_t bdims[3] = {c->bcast_b ? lathe_kdim_static(1) : bd, c->tb ? nd : kd, c->tb ? kd : nd};
+  lathe_kdim_t bdims[3] = {c->bcast_b ? lathe_kdim_static(1) : bd, c->tb ? nd : kd,
+                           c->tb ? kd : nd};
   lathe_kdim_t cd[3] = {bd, m, nd};
   lathe_kbuffer_t *a = lathe_kprogram_add_buffer(p, "a", c->at, 3, ad, LATHE_KBUF_INPUT);
   lathe_kbuffer_t *b = lathe_kprogram_add_buffer(p, "b", c->bt, 3, bdims, LATHE_KBUF_INPUT);
@@ -35,16 +36,23 @@ static lathe_kprogram_t *build_gemm(const gcase_t *c, lathe_weight_t *bias_w) {
   lathe_kprogram_set_input(p, 1, b->id);
   lathe_kprogram_set_input(p, 2, r->id);
   lathe_kprogram_set_output(p, 0, out->id);
-  lathe_kgemm_t g = {.a = {a->id, c->ta, c->bcast_a}, .b = {b->id, c->tb, c->bcast_b}, .c = out->id,
-                     .batch = bd, .m = m, .n = nd, .k = kd, .acc_dtype = c->acc};
+  lathe_kgemm_t g = {.a = {a->id, c->ta, c->bcast_a},
+                     .b = {b->id, c->tb, c->bcast_b},
+                     .c = out->id,
+                     .batch = bd,
+                     .m = m,
+                     .n = nd,
+                     .k = kd,
+                     .acc_dtype = c->acc};
   if (c->epilogue) {
     const lathe_kexpr_t *ib = lathe_kexpr_iter(p, 0), *im = lathe_kexpr_iter(p, 1),
                         *in = lathe_kexpr_iter(p, 2), *ri[3] = {ib, im, in};
     const lathe_kexpr_t *acc = lathe_kexpr_cast(p, c->ct, lathe_kexpr_acc(p, c->acc));
-    const lathe_kexpr_t *v = lathe_kexpr_binary(p, LATHE_KOP_ADD, acc, lathe_kexpr_load(p, bias, &in));
+    const lathe_kexpr_t *v =
+        lathe_kexpr_binary(p, LATHE_KOP_ADD, acc, lathe_kexpr_load(p, bias, &in));
     v = lathe_kexpr_binary(p, LATHE_KOP_ADD, v, lathe_kexpr_load(p, r, ri));
-    const lathe_kexpr_t *zero = lathe_dtype_is_float(c->ct) ? lathe_kexpr_float(p, c->ct, 0)
-                                                            : lathe_kexpr_int(p, c->ct, 0);
+    const lathe_kexpr_t *zero =
+        lathe_dtype_is_float(c->ct) ? lathe_kexpr_float(p, c->ct, 0) : lathe_kexpr_int(p, c->ct, 0);
     g.epilogue = lathe_kexpr_binary(p, LATHE_KOP_MAX, v, zero); /* relu */
   }
   assert_non_null(lathe_kprogram_add_gemm_kernel(p, "k0_matmul", &g));
@@ -68,7 +76,9 @@ static void *make_data(lathe_dtype_t t, int64_t n, uint32_t seed) {
     case LATHE_DTYPE_BF16: ((uint16_t *)out)[i] = lathe_f32_to_bf16(f[i]); break;
     case LATHE_DTYPE_I8: ((int8_t *)out)[i] = (int8_t)iv; break;
     case LATHE_DTYPE_I32: ((int32_t *)out)[i] = iv; break;
-    case LATHE_DTYPE_U4: out[i / 2] |= (uint8_t)(((unsigned)(iv + 3) * 2 & 15) << (4 * (i & 1))); break;
+    case LATHE_DTYPE_U4:
+      out[i / 2] |= (uint8_t)(((unsigned)(iv + 3) * 2 & 15) << (4 * (i & 1)));
+      break;
     default: fail_msg("make_data: dtype %d", (int)t);
     }
   }
@@ -77,11 +87,13 @@ static void *make_data(lathe_dtype_t t, int64_t n, uint32_t seed) {
 }
 
 static void run_case(const gcase_t *c) {
-  int64_t na = (c->bcast_a ? 1 : c->batch) * c->m * c->k, nb = (c->bcast_b ? 1 : c->batch) * c->k * c->n;
+  int64_t na = (c->bcast_a ? 1 : c->batch) * c->m * c->k,
+          nb = (c->bcast_b ? 1 : c->batch) * c->k * c->n;
   int64_t nc = c->batch * c->m * c->n;
   void *a = make_data(c->at, na, 11), *b = make_data(c->bt, nb, 12), *r = make_data(c->ct, nc, 13);
   void *bias = make_data(c->ct, c->n, 14);
-  lathe_weight_t w = {.kind = LATHE_WEIGHT_INLINE, .dtype = c->ct,
+  lathe_weight_t w = {.kind = LATHE_WEIGHT_INLINE,
+                      .dtype = c->ct,
                       .num_bytes = (uint64_t)c->n * lathe_dtype_bits(c->ct) / 8,
                       .data = (const uint8_t *)bias};
   lathe_kprogram_t *p = build_gemm(c, &w);
@@ -100,16 +112,23 @@ static void run_case(const gcase_t *c) {
 }
 
 static gcase_t f32_case(int64_t batch, int64_t m, int64_t n, int64_t k) {
-  return (gcase_t){.batch = batch, .m = m, .n = n, .k = k, .epilogue = true, .at = LATHE_DTYPE_F32,
-                   .bt = LATHE_DTYPE_F32, .ct = LATHE_DTYPE_F32, .acc = LATHE_DTYPE_F32};
+  return (gcase_t){.batch = batch,
+                   .m = m,
+                   .n = n,
+                   .k = k,
+                   .epilogue = true,
+                   .at = LATHE_DTYPE_F32,
+                   .bt = LATHE_DTYPE_F32,
+                   .ct = LATHE_DTYPE_F32,
+                   .acc = LATHE_DTYPE_F32};
 }
 
 /* Shapes at the edges of the register tile and of the K blocks. */
 static void test_shapes(void **state) {
-  static const int64_t shapes[][4] = {{1, 1, 1, 1},    {1, 7, 13, 5},   {2, 6, 16, 8},
+  static const int64_t shapes[][4] = {{1, 1, 1, 1},    {1, 7, 13, 5},     {2, 6, 16, 8},
                                       {1, 64, 64, 64}, {1, 67, 131, 259}, {3, 5, 3, 600},
-                                      {1, 0, 4, 4},    {1, 4, 0, 4},    {1, 4, 5, 0},
-                                      {0, 4, 4, 4},    {1, 97, 33, 1},  {1, 200, 2100, 3}};
+                                      {1, 0, 4, 4},    {1, 4, 0, 4},      {1, 4, 5, 0},
+                                      {0, 4, 4, 4},    {1, 97, 33, 1},    {1, 200, 2100, 3}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; ++s) {
     gcase_t c = f32_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
     run_case(&c);
@@ -182,10 +201,8 @@ static void test_symbolic(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_shapes),
-      cmocka_unit_test(test_transposes_broadcast),
-      cmocka_unit_test(test_dtypes),
-      cmocka_unit_test(test_few_rows),
+      cmocka_unit_test(test_shapes),   cmocka_unit_test(test_transposes_broadcast),
+      cmocka_unit_test(test_dtypes),   cmocka_unit_test(test_few_rows),
       cmocka_unit_test(test_symbolic),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

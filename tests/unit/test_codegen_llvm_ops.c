@@ -14,9 +14,9 @@
 #define N 32
 
 static const lathe_dtype_t ALL[] = {
-    LATHE_DTYPE_F32, LATHE_DTYPE_F64, LATHE_DTYPE_F16, LATHE_DTYPE_BF16, LATHE_DTYPE_I8,
-    LATHE_DTYPE_U8,  LATHE_DTYPE_I16, LATHE_DTYPE_U16, LATHE_DTYPE_I32,  LATHE_DTYPE_U32,
-    LATHE_DTYPE_I64, LATHE_DTYPE_U64, LATHE_DTYPE_BOOL, LATHE_DTYPE_I4,  LATHE_DTYPE_U4};
+    LATHE_DTYPE_F32, LATHE_DTYPE_F64, LATHE_DTYPE_F16,  LATHE_DTYPE_BF16, LATHE_DTYPE_I8,
+    LATHE_DTYPE_U8,  LATHE_DTYPE_I16, LATHE_DTYPE_U16,  LATHE_DTYPE_I32,  LATHE_DTYPE_U32,
+    LATHE_DTYPE_I64, LATHE_DTYPE_U64, LATHE_DTYPE_BOOL, LATHE_DTYPE_I4,   LATHE_DTYPE_U4};
 #define NUM_ALL (sizeof ALL / sizeof ALL[0])
 
 static bool accepts(lathe_kop_operands_t cls, lathe_dtype_t t) {
@@ -33,14 +33,42 @@ static bool accepts(lathe_kop_operands_t cls, lathe_dtype_t t) {
 
 /* Interesting values, as doubles (floats) or int64 (ints, wrapped by the
  * store). a and b pair them up in different orders. */
-static const double FVALS[N] = {0.0,  -0.0, 1.0,   -1.0, 0.5,   -2.5, 3.7,  1e-3,
-                                100,  -100, NAN,   INFINITY, -INFINITY, 1e30, 2.5, 0.49,
-                                -0.5, 1.5,  -1.5,  0.75, 7.0,   -7.0, 0.1,  6.25,
-                                -3.3, 2.0,  -1e-3, 31,   -0.25, 64.0, 1e-30, -6.0};
-static const int64_t IVALS[N] = {0,  1,  -1, 2,  -2, 7, -8, INT64_MIN, INT64_MAX, 3, 5,
-                                 31, 32, 63, 64, 100, -100, 127, -128, 255, 256, 65535,
-                                 -32768, 2147483647, -2147483647 - 1, 4294967295LL, 9, -9,
-                                 15, 16, 4, 6};
+static const double FVALS[N] = {0.0,  -0.0, 1.0,   -1.0,     0.5,       -2.5, 3.7,   1e-3,
+                                100,  -100, NAN,   INFINITY, -INFINITY, 1e30, 2.5,   0.49,
+                                -0.5, 1.5,  -1.5,  0.75,     7.0,       -7.0, 0.1,   6.25,
+                                -3.3, 2.0,  -1e-3, 31,       -0.25,     64.0, 1e-30, -6.0};
+static const int64_t IVALS[N] = {0,
+                                 1,
+                                 -1,
+                                 2,
+                                 -2,
+                                 7,
+                                 -8,
+                                 INT64_MIN,
+                                 INT64_MAX,
+                                 3,
+                                 5,
+                                 31,
+                                 32,
+                                 63,
+                                 64,
+                                 100,
+                                 -100,
+                                 127,
+                                 -128,
+                                 255,
+                                 256,
+                                 65535,
+                                 -32768,
+                                 2147483647,
+                                 -2147483647 - 1,
+                                 4294967295LL,
+                                 9,
+                                 -9,
+                                 15,
+                                 16,
+                                 4,
+                                 6};
 
 /* Writes value i of the list (for operand `which`) into element e of a
  * buffer of dtype t, wrapping/rounding like a store. */
@@ -113,7 +141,8 @@ static void test_ops(void **state) {
       char name[64];
       snprintf(name, sizeof name, "k_%s", info->name);
       lathe_kernel_t *k = lathe_kprogram_add_loops_kernel(p, name);
-      lathe_kstmt_desc_t s = {.num_iters = 1, .extents = &n, .target = y, .target_index = &i, .value = v};
+      lathe_kstmt_desc_t s = {
+          .num_iters = 1, .extents = &n, .target = y, .target_index = &i, .value = v};
       assert_non_null(lathe_kernel_add_stmt(p, k, &s));
     }
     run_dtype_program(p, t);
@@ -137,7 +166,10 @@ static void test_casts(void **state) {
                                                      LATHE_KBUF_OUTPUT);
       lathe_kprogram_set_output(p, (uint32_t)ti, y->id);
       lathe_kernel_t *k = lathe_kprogram_add_loops_kernel(p, "k_cast");
-      lathe_kstmt_desc_t s = {.num_iters = 1, .extents = &n, .target = y, .target_index = &i,
+      lathe_kstmt_desc_t s = {.num_iters = 1,
+                              .extents = &n,
+                              .target = y,
+                              .target_index = &i,
                               .value = lathe_kexpr_cast(p, ALL[ti], lathe_kexpr_load(p, a, &i))};
       assert_non_null(lathe_kernel_add_stmt(p, k, &s));
     }
@@ -153,7 +185,8 @@ static void test_casts(void **state) {
  * branch points included, against the interpreter's f64 libm. */
 static void test_f32_math_dense(void **state) {
   enum { M = 40001 };
-  static const lathe_kop_t ops[] = {LATHE_KOP_EXP, LATHE_KOP_TANH, LATHE_KOP_ERF, LATHE_KOP_SIGMOID};
+  static const lathe_kop_t ops[] = {LATHE_KOP_EXP, LATHE_KOP_TANH, LATHE_KOP_ERF,
+                                    LATHE_KOP_SIGMOID};
   lathe_kprogram_t *p = lathe_kprogram_create("math");
   lathe_kdim_t n = lathe_kdim_static(M);
   lathe_kbuffer_t *a = lathe_kprogram_add_buffer(p, "a", LATHE_DTYPE_F32, 1, &n, LATHE_KBUF_INPUT);
@@ -164,14 +197,18 @@ static void test_f32_math_dense(void **state) {
                                                    1, &n, LATHE_KBUF_OUTPUT);
     lathe_kprogram_set_output(p, k, y->id);
     lathe_kernel_t *kern = lathe_kprogram_add_loops_kernel(p, "k_math");
-    lathe_kstmt_desc_t s = {.num_iters = 1, .extents = &n, .target = y, .target_index = &i,
+    lathe_kstmt_desc_t s = {.num_iters = 1,
+                            .extents = &n,
+                            .target = y,
+                            .target_index = &i,
                             .value = lathe_kexpr_unary(p, ops[k], lathe_kexpr_load(p, a, &i))};
     assert_non_null(lathe_kernel_add_stmt(p, kern, &s));
   }
   OK(lathe_kprogram_finish(p));
   float *x = malloc(M * sizeof(float));
   for (int e = 0; e < M; ++e) /* half the points over [-110, 110], half over [-4.5, 4.5] */
-    x[e] = e < M / 2 ? -110.0f + 220.0f * (float)e / (M / 2) : -4.5f + 9.0f * (float)(e - M / 2) / (M / 2);
+    x[e] = e < M / 2 ? -110.0f + 220.0f * (float)e / (M / 2)
+                     : -4.5f + 9.0f * (float)(e - M / 2) / (M / 2);
   int64_t dims[1] = {M};
   const int64_t *d[1] = {dims};
   const void *ins[1] = {x};

@@ -130,8 +130,11 @@ static bool escapes(const lower_ctx_t *c, const lathe_value_t *v) {
   return false;
 }
 
+/* Ops that may become a GEMM kernel (einsum when its equation is a matrix
+ * product): a group holding one must be a GEMM epilogue pattern headed by
+ * it, else its ops are lowered one per kernel. */
 static bool is_heavy(const lathe_op_t *op) {
-  return op->kind == LATHE_OP_MATMUL || op->kind == LATHE_OP_GEMM;
+  return op->kind == LATHE_OP_MATMUL || op->kind == LATHE_OP_GEMM || op->kind == LATHE_OP_EINSUM;
 }
 
 /* No op between the group's first and last one may use a group result: the

@@ -15,9 +15,10 @@
  * M label and one summed K label in A (either order: K first is a transposed
  * A), one K and one N label in B, and the result is [batch..., M, N] (or
  * [batch..., N, M], computed as B'A'). That covers "ij,jk->ik",
- * "bij,bjk->bik" and attention's "bhqd,bhkd->bhqk". Only an einsum alone in
- * its group takes this path: a GEMM kernel cannot sit inside a fused LOOPS
- * kernel.
+ * "bij,bjk->bik" and attention's "bhqd,bhkd->bhqk". lower.c counts einsum
+ * as a heavy op, so a group holding one is either a GEMM epilogue group
+ * headed by it (elementwise consumers fuse into the GEMM's epilogue) or split
+ * into single ops.
  *
  * The equation grammar and the implicit-output rule are those of
  * ir/infer_einsum.c (numpy's), which has already checked the equation.
@@ -162,7 +163,9 @@ static gemm_pending_t *gemm_try(lower_ctx_t *c, const lathe_op_t *op, const eq_t
 
 static gemm_pending_t *as_gemm(lower_ctx_t *c, const lathe_op_t *op, const eq_t *e,
                                const lathe_kdim_t *dims) {
-  if (e->n != 2 || e->out_rank < 2 || c->group_size != 1) return NULL;
+  /* lower.c keeps a group with an einsum only as a GEMM epilogue group
+   * headed by it. */
+  if (e->n != 2 || e->out_rank < 2 || c->group[0] != op) return NULL;
   const lval_t *a = lv_operand(c, op, 0), *b = lv_operand(c, op, 1);
   if (!a->buf || !b->buf || lathe_dtype_is_integer(a->dtype) != lathe_dtype_is_integer(b->dtype))
     return NULL;

@@ -195,7 +195,8 @@ lathe_status_t lower_gemm_op(lower_ctx_t *c, const lathe_op_t *op) {
 
 bool gemm_group_ok(lower_ctx_t *c, const lathe_op_t *const *ops, uint32_t n) {
   const lathe_op_t *h = ops[0];
-  if (h->kind != LATHE_OP_MATMUL && h->kind != LATHE_OP_GEMM) return false;
+  if (h->kind != LATHE_OP_MATMUL && h->kind != LATHE_OP_GEMM && h->kind != LATHE_OP_EINSUM)
+    return false;
   const lathe_type_t *ht = &h->results[0].type;
   lower_ctx_t probe = {.group = (const lathe_op_t **)ops, .group_size = n};
   (void)c;

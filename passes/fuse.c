@@ -11,7 +11,7 @@
  * time in small and memory-bound models goes there. The rules follow the
  * usual producer/consumer fusion of XLA and TVM (elementwise chains,
  * epilogues of heavy ops, reductions with their elementwise neighbours):
- *   - a heavy op (matmul, gemm) starts a GEMM group; elementwise consumers of
+ *   - a heavy op (matmul, gemm, einsum) starts a GEMM group; elementwise consumers of
  *     its result with the same shape extend it as a chain (bias, activation,
  *     residual add, scale), which the GEMM kernel applies while storing;
  *   - every other kernel op (elementwise, data movement, reductions, norms,
@@ -43,7 +43,7 @@ static bool is_kernel_op(const lathe_op_t *op) {
 }
 
 static bool is_heavy(const lathe_op_t *op) {
-  return op->kind == LATHE_OP_MATMUL || op->kind == LATHE_OP_GEMM;
+  return op->kind == LATHE_OP_MATMUL || op->kind == LATHE_OP_GEMM || op->kind == LATHE_OP_EINSUM;
 }
 
 static bool is_elementwise(const lathe_op_t *op) {

@@ -61,8 +61,8 @@ typedef struct lathe_codegen_options {
    * "generic:" (no extra features); for cuda "sm_80", "sm_90". */
   const char *target;
   uint32_t opt_level; /* 0..3, like -O0..-O3 */
-  /* Vector lanes for 32-bit elements in LOOPS kernels; 0 = what the target's
-   * widest vector registers hold. */
+  /* Lanes the innermost loops of LOOPS kernels are vectorized with (a
+   * hint to the backend's vectorizer); 0 lets its cost model choose. */
   uint32_t vector_width;
   /* Name of the program descriptor global in objects and shared libraries;
    * NULL = "lathe_program". Kernel symbols are "<program_symbol>_<kernel>". */

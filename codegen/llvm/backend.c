@@ -119,8 +119,7 @@ static lathe_status_t compile(const lathe_kprogram_t *program,
         LLVMModuleCreateWithNameInContext(program->name ? program->name : "lathe", cg.ctx);
     cg_module_target(cg.mod, a->tm);
     cg.tm = a->tm;
-    uint32_t lanes = cg.target.vector_bits / 32;
-    cg.vector_width = opts.vector_width ? opts.vector_width : lanes;
+    cg.force_width = opts.vector_width;
     cg_types_init(&cg);
     st = generate(&cg);
   }

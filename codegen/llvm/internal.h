@@ -44,7 +44,7 @@ typedef struct cg {
   LLVMModuleRef mod;
   LLVMTargetMachineRef tm;
   lathe_llvm_target_info_t target;
-  uint32_t vector_width; /* f32 lanes of the widest vector register (or the option) */
+  uint32_t force_width; /* the vector_width option: lanes forced on innermost loops, or 0 */
   const char *symbol;    /* program descriptor symbol; kernel symbols are symbol_<name> */
   /* types */
   LLVMTypeRef void_t, i1, i8, i16, i32, i64, f16, f32, f64, i8p, i64p;

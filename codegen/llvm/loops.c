@@ -372,6 +372,43 @@ static void accumulate_loop(walk_t *w, __isl_keep isl_ast_node *body, __isl_keep
   isl_ast_node_free(n);
 }
 
+/* Whether a for loop lies below node (through blocks, ifs and marks). */
+static bool has_loop(__isl_keep isl_ast_node *node) {
+  bool found = false;
+  switch (isl_ast_node_get_type(node)) {
+  case isl_ast_node_for: return true;
+  case isl_ast_node_mark: {
+    isl_ast_node *c = isl_ast_node_mark_get_node(node);
+    found = has_loop(c);
+    isl_ast_node_free(c);
+    return found;
+  }
+  case isl_ast_node_if: {
+    isl_ast_node *t = isl_ast_node_if_get_then_node(node);
+    found = has_loop(t);
+    isl_ast_node_free(t);
+    if (!found && isl_ast_node_if_has_else_node(node) == isl_bool_true) {
+      isl_ast_node *e = isl_ast_node_if_get_else_node(node);
+      found = has_loop(e);
+      isl_ast_node_free(e);
+    }
+    return found;
+  }
+  case isl_ast_node_block: {
+    isl_ast_node_list *list = isl_ast_node_block_get_children(node);
+    isl_size n = isl_ast_node_list_n_ast_node(list);
+    for (int i = 0; i < n && !found; ++i) {
+      isl_ast_node *c = isl_ast_node_list_get_at(list, i);
+      found = has_loop(c);
+      isl_ast_node_free(c);
+    }
+    isl_ast_node_list_free(list);
+    return found;
+  }
+  default: return false;
+  }
+}
+
 static void walk_for(walk_t *w, __isl_keep isl_ast_node *node, bool vector) {
   fn_t *f = w->f;
   isl_ast_expr *itx = isl_ast_node_for_get_iterator(node);
@@ -400,7 +437,9 @@ static void walk_for(walk_t *w, __isl_keep isl_ast_node *node, bool vector) {
         walk(w, body, false);
         w->nvars--;
         LLVMValueRef br = fn_loop_end(f, &l);
-        if (vector) cg_loop_hint(w->cg, br, true, 0, false);
+        if (w->cg->force_width && !has_loop(body))
+          cg_loop_hint(w->cg, br, true, w->cg->force_width, false);
+        else if (vector) cg_loop_hint(w->cg, br, true, 0, false);
       }
     } else { /* a general condition, tested at the top of each iteration */
       LLVMBasicBlockRef pre = LLVMGetInsertBlock(f->b), head = fn_block(f, "for.cond"),

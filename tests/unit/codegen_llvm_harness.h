@@ -33,9 +33,10 @@
 
 typedef struct harness_opts {
   double rel_tol, abs_tol;
-  const char *target; /* NULL = host */
-  uint32_t opt_level; /* 0 = the default (3) */
-  bool opt0;          /* force -O0 */
+  const char *target;    /* NULL = host */
+  uint32_t opt_level;    /* 0 = the default (3) */
+  bool opt0;             /* force -O0 */
+  uint32_t vector_width; /* the option of the same name */
 } harness_opts_t;
 
 static inline double elem_as_double(lathe_dtype_t t, const void *data, int64_t i, bool *is_float) {
@@ -96,6 +97,7 @@ static inline double harness_check(const lathe_kprogram_t *p, const int64_t *con
   opts.target = o->target;
   if (o->opt_level) opts.opt_level = o->opt_level;
   if (o->opt0) opts.opt_level = 0;
+  opts.vector_width = o->vector_width;
   lathe_codegen_artifact_t *art = NULL;
   OK(be->compile(p, &opts, &art));
   if (getenv("LATHE_DUMP_IR")) { /* debugging: the optimised module */

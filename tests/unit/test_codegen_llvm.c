@@ -365,6 +365,44 @@ static void test_views_and_derived(void **state) {
   }
 }
 
+/* ---- options ---- */
+
+/* vector_width forces the lanes of innermost loops; -O0 and -O1 compile the
+ * same program to the same results. */
+static void test_options(void **state) {
+  float bias[17], x[3 * 17];
+  harness_fill(bias, 17, 1, -1, 1);
+  harness_fill(x, 3 * 17, 2, -3, 3);
+  lathe_weight_t w = {.kind = LATHE_WEIGHT_INLINE,
+                      .dtype = LATHE_DTYPE_F32,
+                      .num_bytes = sizeof bias,
+                      .data = (const uint8_t *)bias};
+  lathe_kprogram_t *p = build_chain(17, &w);
+  const lathe_backend_t *be = lathe_backend_find("llvm");
+  lathe_codegen_options_t opts;
+  lathe_codegen_options_init(&opts);
+  opts.target = "x86-64-v3";
+  opts.vector_width = 4;
+  lathe_codegen_artifact_t *art = NULL;
+  OK(be->compile(p, &opts, &art));
+  lathe_strbuf_t sb;
+  lathe_strbuf_init(&sb);
+  OK(be->emit_text(art, &sb));
+  assert_non_null(strstr(lathe_strbuf_cstr(&sb), "<4 x float>"));
+  assert_null(strstr(lathe_strbuf_cstr(&sb), "<8 x float>"));
+  lathe_strbuf_destroy(&sb);
+  be->destroy(art);
+  int64_t d[2] = {3, 17};
+  for (uint32_t level = 0; level <= 2; ++level) {
+    harness_opts_t o = F32_TOL;
+    o.vector_width = level == 2 ? 4 : 0;
+    o.opt0 = level == 0;
+    o.opt_level = level == 1 ? 1 : 0;
+    check2(p, d, x, NULL, NULL, &o);
+  }
+  lathe_kprogram_destroy(p);
+}
+
 /* ---- threads ---- */
 
 /* Compiles softmax programs in several threads at once (one LLVM context
@@ -464,6 +502,7 @@ int main(void) {
       cmocka_unit_test(test_transpose_gather),
       cmocka_unit_test(test_casts),
       cmocka_unit_test(test_views_and_derived),
+      cmocka_unit_test(test_options),
       cmocka_unit_test(test_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

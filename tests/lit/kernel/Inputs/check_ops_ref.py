@@ -4,12 +4,13 @@ dynamic_quantize_linear) through lowering and a target, vs a reference: numpy
 where the semantics are plain, else ONNX's own reference implementation
 (onnx.reference), which is what produced ONNX's conformance data.
 
-usage: check_ops_ref.py OUTDIR [--target=cpu | lathe-interp options...]
-Without --target=cpu every graph runs through lathe-interp (with the options
-given, e.g. --tile=3); with it, through `lathe run --target cpu`, so the LLVM
-backend compiles every kernel. Prints one line per mismatch and
-"ops: K of N cases match". Integer results must match exactly; float results
-within 1e-5 (1e-3 for f16) relative.
+usage: check_ops_ref.py OUTDIR [MODE...]
+Modes: interp (lathe-interp, the default), tile=T (lathe-interp with every
+loop tiled by T), cpu (`lathe run --target cpu`: the LLVM backend compiles
+every kernel). The references are computed once for all modes. Prints one
+line per mismatch and "ops [MODE]: K of N cases match" per mode. Integer
+results must match exactly; float results within 1e-5 (1e-3 for f16)
+relative.
 """
 import concurrent.futures
 import os
@@ -459,8 +460,8 @@ const_range(10, -3, -4, np.int32)
 const_range(0, 0, 1, np.int64)
 const_range(-2.0, 3.1, 0.3, np.float64)
 
-def prepare(k, name, inputs, build, outdir, extra, cpu):
-    """Writes case k's graph and inputs; returns what check() needs."""
+def prepare(k, name, inputs, build, outdir):
+    """Writes case k's graph and inputs; returns the case for run()."""
     g = Graph("case%d" % k)
     vals = [g.input("in%d" % i, a) for i, a in enumerate(inputs)]
     out = build(g, vals)
@@ -473,22 +474,30 @@ def prepare(k, name, inputs, build, outdir, extra, cpu):
     for i, a in enumerate(inputs):
         np.save("%s_in%d.npy" % (base, i), a)
         files.append("%s_in%d.npy" % (base, i))
-    if cpu:
-        cmd = ["lathe", "run", base + ".lir", "--target", "cpu", "-o", base + "_out"]
+    return name, base, files, [v.name[1:] for v in outs], g.refs()
+
+
+def command(case_, mode):
+    """The tool run of a case in a mode ("interp", "tile=T" or "cpu"), and
+    where its outputs land."""
+    name, base, files, out_names, refs = case_
+    if mode == "cpu":
+        cmd = ["lathe", "run", base + ".lir", "--target", "cpu", "-o", base + "_cpu"]
         for f in files:
             cmd += ["-i", f]
-        results = [os.path.join(base + "_out", v.name[1:] + ".npy") for v in outs]
-    else:
-        results = ["%s_out%d.npy" % (base, i) for i in range(len(outs))]
-        cmd = ["lathe-interp"] + extra + [base + ".lir"] + files
-        for r in results:
-            cmd += ["-o", r]
-    return name, cmd, results, g.refs()
+        return cmd, [os.path.join(base + "_cpu", n + ".npy") for n in out_names]
+    results = ["%s_%s_out%d.npy" % (base, mode.replace("=", ""), i) for i in range(len(out_names))]
+    cmd = ["lathe-interp"] + (["--" + mode] if mode != "interp" else []) + [base + ".lir"] + files
+    for r in results:
+        cmd += ["-o", r]
+    return cmd, results
 
 
 def check(job):
-    """Runs one case's tool and compares; prints its mismatches."""
-    name, cmd, results, refs = job
+    """Runs one case in one mode and compares; prints its mismatches."""
+    case_, mode = job
+    name, refs = "%s [%s]" % (case_[0], mode), case_[4]
+    cmd, results = command(case_, mode)
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         print("FAIL %s: %s" % (name, r.stderr.strip()), flush=True)
@@ -516,17 +525,18 @@ def check(job):
 
 
 def main():
-    outdir, extra = sys.argv[1], sys.argv[2:]
-    cpu = "--target=cpu" in extra
-    extra = [a for a in extra if a != "--target=cpu"]
+    outdir, modes = sys.argv[1], sys.argv[2:] or ["interp"]
     os.makedirs(outdir, exist_ok=True)
-    # Graphs and references are built here, in order; the tool runs (mostly
+    # Graphs and references are built once, in order; the tool runs (mostly
     # waiting on process start-up and compilation) go in parallel.
-    jobs = [prepare(k, name, inputs, build, outdir, extra, cpu) for k, (name, inputs, build) in enumerate(CASES)]
+    cases = [prepare(k, name, inputs, build, outdir) for k, (name, inputs, build) in enumerate(CASES)]
+    failed = False
     with concurrent.futures.ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 2)) as pool:
-        ok = sum(pool.map(check, jobs))
-    print("ops: %d of %d cases match" % (ok, len(CASES)))
-    return 0 if ok == len(CASES) else 1
+        for mode in modes:
+            ok = sum(pool.map(check, [(c, mode) for c in cases]))
+            print("ops [%s]: %d of %d cases match" % (mode, ok, len(cases)), flush=True)
+            failed |= ok != len(cases)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -332,7 +332,7 @@ static lathe_status_t parse(lathe_safetensors_t *st) {
   lathe_status_t s = parse_entries(st, root);
   cJSON_Delete(root);
   if (s) return s;
-  qsort(st->order, st->num_tensors, sizeof *st->order, by_offset);
+  if (st->num_tensors > 1) qsort(st->order, st->num_tensors, sizeof *st->order, by_offset);
   return check_overlaps(st);
 }
 

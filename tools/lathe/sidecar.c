@@ -80,7 +80,7 @@ lathe_status_t lathe_sidecar_write(lathe_module_t *module, const char *path,
     free(moved);
     return st;
   }
-  qsort(moved, count, sizeof *moved, by_element_size);
+  if (count > 1) qsort(moved, count, sizeof *moved, by_element_size); /* moved is NULL when empty */
 
   lathe_safetensors_write_tensor_t *tensors = calloc(count ? count : 1, sizeof *tensors);
   int64_t *dims = calloc(count ? count * LATHE_MAX_RANK : 1, sizeof *dims);

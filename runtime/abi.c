@@ -23,7 +23,8 @@ CHECK_OFFSET(lathe_rt_functions_t, abi_version, 0);
 CHECK_OFFSET(lathe_rt_functions_t, num_threads, 4);
 CHECK_OFFSET(lathe_rt_functions_t, parallel_for, 8);
 CHECK_OFFSET(lathe_rt_functions_t, scratch, 16);
-CHECK_SIZE(lathe_rt_functions_t, 24);
+CHECK_OFFSET(lathe_rt_functions_t, derived, 24);
+CHECK_SIZE(lathe_rt_functions_t, 32);
 
 CHECK_OFFSET(lathe_rt_kernel_args_t, buffers, 0);
 CHECK_OFFSET(lathe_rt_kernel_args_t, params, 8);

@@ -51,6 +51,13 @@ static void *ctx_scratch(void *handle, uint64_t bytes) {
   return grow_block(block, bytes) ? block->data : NULL;
 }
 
+static const void *ctx_derived(void *handle, int32_t slot, const void *source, uint64_t bytes,
+                               lathe_rt_fill_fn fill, void *closure) {
+  lathe_rt_context_t *ctx = handle;
+  return lathe_rt_derived_get(ctx->run_derived, ctx->run_program, slot, source, bytes, fill,
+                              closure);
+}
+
 lathe_status_t lathe_rt_context_create(lathe_rt_pool_t *pool, lathe_rt_context_t **out_ctx) {
   lathe_rt_context_t *ctx = calloc(1, sizeof *ctx);
   int32_t threads = lathe_rt_pool_num_threads(pool);
@@ -66,6 +73,7 @@ lathe_status_t lathe_rt_context_create(lathe_rt_pool_t *pool, lathe_rt_context_t
       .num_threads = threads,
       .parallel_for = ctx_parallel_for,
       .scratch = ctx_scratch,
+      .derived = ctx_derived,
   };
   atomic_init(&ctx->in_parallel, 0);
   ctx->plan_count = -1;

@@ -13,6 +13,8 @@ typedef struct {
   uint64_t bytes;
 } rt_block_t;
 
+typedef struct lathe_rt_derived lathe_rt_derived_t;
+
 struct lathe_rt_context {
   lathe_rt_pool_t *pool; /* borrowed; NULL = inline */
   lathe_rt_functions_t functions;
@@ -22,6 +24,10 @@ struct lathe_rt_context {
   rt_block_t *scratch; /* [num_threads], one per pool thread index */
   int32_t num_scratch;
   rt_block_t arena; /* temporaries, LATHE_RT_ALIGNMENT aligned */
+  /* During lathe_rt_program_run: the program and its weights' derived
+   * constants, for the function table's `derived`. */
+  const lathe_rt_program_t *run_program;
+  lathe_rt_derived_t *run_derived;
 
   /* Per-run workspace, grown to the largest program seen. */
   int64_t *params;
@@ -36,6 +42,20 @@ struct lathe_rt_context {
   int32_t plan_count; /* -1 = no plan cached */
   uint64_t plan_peak;
 };
+
+/* Derived constants (derived.c): blocks computed once from constants, known
+ * by (program, slot, source), shared by every thread; see
+ * lathe_rt_functions_t.derived. */
+lathe_status_t lathe_rt_derived_create(lathe_rt_derived_t **out);
+void lathe_rt_derived_destroy(lathe_rt_derived_t *derived);
+/* The block, filled by fill(closure, block) on first use; NULL when out of
+ * memory, when d is NULL, or when the block exists with another size. */
+const void *lathe_rt_derived_get(lathe_rt_derived_t *derived, const void *program, int32_t slot,
+                                 const void *source, uint64_t bytes, lathe_rt_fill_fn fill,
+                                 void *closure);
+uint64_t lathe_rt_derived_bytes(lathe_rt_derived_t *derived);
+/* The weights table's store (weights.c). */
+lathe_rt_derived_t *lathe_rt_weights_derived(const lathe_rt_weights_t *weights);
 
 /* Makes room for a program's workspace arrays. */
 lathe_status_t lathe_rt_context_reserve(lathe_rt_context_t *ctx, int32_t num_params,

@@ -414,14 +414,19 @@ lathe_status_t lathe_rt_program_run(const lathe_rt_program_t *program,
   LATHE_RETURN_IF_ERROR(bind_pointers(program, ctx, weights, inputs, outputs, arena));
 
   lathe_rt_kernel_args_t args = {ctx->pointers, ctx->params, &ctx->functions, ctx};
-  for (int32_t k = 0; k < program->num_kernels; ++k) {
-    const lathe_rt_kernel_desc_t *kd = &program->kernels[k];
-    int32_t rc = kd->fn(&args);
-    if (rc != LATHE_RT_KERNEL_OK)
-      return lathe_status_make(rc == LATHE_RT_KERNEL_OUT_OF_MEMORY ? LATHE_STATUS_RESOURCE_EXHAUSTED
-                                                                   : LATHE_STATUS_INVALID_ARGUMENT,
-                               "kernel %d '%s' failed: %s (code %d)", (int)k,
-                               kd->name ? kd->name : "?", kernel_error(rc), (int)rc);
+  ctx->run_program = program;
+  ctx->run_derived = lathe_rt_weights_derived(weights);
+  int32_t rc = LATHE_RT_KERNEL_OK, k = 0;
+  for (; k < program->num_kernels && rc == LATHE_RT_KERNEL_OK; ++k)
+    rc = program->kernels[k].fn(&args);
+  ctx->run_program = NULL;
+  ctx->run_derived = NULL;
+  if (rc != LATHE_RT_KERNEL_OK) {
+    const lathe_rt_kernel_desc_t *kd = &program->kernels[--k];
+    return lathe_status_make(rc == LATHE_RT_KERNEL_OUT_OF_MEMORY ? LATHE_STATUS_RESOURCE_EXHAUSTED
+                                                                 : LATHE_STATUS_INVALID_ARGUMENT,
+                             "kernel %d '%s' failed: %s (code %d)", (int)k,
+                             kd->name ? kd->name : "?", kernel_error(rc), (int)rc);
   }
   return NULL;
 }

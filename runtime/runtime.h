@@ -149,6 +149,9 @@ lathe_status_t lathe_rt_weights_get(const lathe_rt_weights_t *weights, int32_t i
 int32_t lathe_rt_weights_count(const lathe_rt_weights_t *weights);
 /* Bytes copied because of misalignment (0 when every view is in place). */
 uint64_t lathe_rt_weights_copied_bytes(const lathe_rt_weights_t *weights);
+/* Bytes of data kernels derived from these weights and keep for later runs
+ * (packed GEMM weights; lathe_rt_functions_t.derived). */
+uint64_t lathe_rt_weights_derived_bytes(const lathe_rt_weights_t *weights);
 
 /* ---- Programs (program.c) ---- */
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/runtime.h"
+#include "runtime/internal.h"
 #include "support/mapped_file.h"
 
 typedef struct {
@@ -27,6 +27,7 @@ struct lathe_rt_weights {
   lathe_mapped_file_t **files;
   size_t num_files, files_cap;
   uint64_t copied_bytes;
+  lathe_rt_derived_t *derived; /* data kernels derive from these constants */
 };
 
 lathe_status_t lathe_rt_weights_create(int32_t count, lathe_rt_weights_t **out_weights) {
@@ -34,7 +35,9 @@ lathe_status_t lathe_rt_weights_create(int32_t count, lathe_rt_weights_t **out_w
     return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "negative weight count %d", (int)count);
   lathe_rt_weights_t *w = calloc(1, sizeof *w);
   if (w) w->entries = calloc(count ? (size_t)count : 1, sizeof *w->entries);
-  if (!w || !w->entries) {
+  if (w && w->entries && lathe_rt_derived_create(&w->derived)) w->derived = NULL;
+  if (!w || !w->entries || !w->derived) {
+    if (w) free(w->entries);
     free(w);
     return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory for %d weights",
                              (int)count);
@@ -50,6 +53,7 @@ void lathe_rt_weights_destroy(lathe_rt_weights_t *weights) {
   for (size_t i = 0; i < weights->num_files; ++i) lathe_mapped_file_release(weights->files[i]);
   free(weights->files);
   free(weights->entries);
+  lathe_rt_derived_destroy(weights->derived);
   free(weights);
 }
 
@@ -145,4 +149,12 @@ int32_t lathe_rt_weights_count(const lathe_rt_weights_t *weights) { return weigh
 
 uint64_t lathe_rt_weights_copied_bytes(const lathe_rt_weights_t *weights) {
   return weights->copied_bytes;
+}
+
+lathe_rt_derived_t *lathe_rt_weights_derived(const lathe_rt_weights_t *weights) {
+  return weights ? weights->derived : NULL;
+}
+
+uint64_t lathe_rt_weights_derived_bytes(const lathe_rt_weights_t *weights) {
+  return lathe_rt_derived_bytes(lathe_rt_weights_derived(weights));
 }

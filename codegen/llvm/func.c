@@ -59,9 +59,16 @@ void cg_types_init(cg_t *cg) {
   LLVMTypeRef pf = cg->pfor_t = LLVMFunctionType(cg->void_t, pf_params, 6, 0);
   LLVMTypeRef sc_params[2] = {cg->i8p, cg->i64};
   LLVMTypeRef sc = cg->scratch_t = LLVMFunctionType(cg->i8p, sc_params, 2, 0);
+  /* void fill(void *closure, void *block) */
+  LLVMTypeRef fill_params[2] = {cg->i8p, cg->i8p};
+  cg->fill_t = LLVMFunctionType(cg->void_t, fill_params, 2, 0);
+  LLVMTypeRef dv_params[6] = {cg->i8p, cg->i32, cg->i8p, cg->i64, LLVMPointerType(cg->fill_t, 0),
+                              cg->i8p};
+  LLVMTypeRef dv = cg->derived_t = LLVMFunctionType(cg->i8p, dv_params, 6, 0);
   cg->rt_t = LLVMStructCreateNamed(c, "lathe_rt_functions");
-  LLVMTypeRef rt_fields[4] = {cg->i32, cg->i32, LLVMPointerType(pf, 0), LLVMPointerType(sc, 0)};
-  LLVMStructSetBody(cg->rt_t, rt_fields, 4, 0);
+  LLVMTypeRef rt_fields[5] = {cg->i32, cg->i32, LLVMPointerType(pf, 0), LLVMPointerType(sc, 0),
+                              LLVMPointerType(dv, 0)};
+  LLVMStructSetBody(cg->rt_t, rt_fields, 5, 0);
   /* lathe_rt_kernel_args_t */
   cg->args_t = LLVMStructCreateNamed(c, "lathe_rt_kernel_args");
   LLVMTypeRef a_fields[4] = {LLVMPointerType(cg->i8p, 0), cg->i64p, LLVMPointerType(cg->rt_t, 0),
@@ -262,6 +269,18 @@ void fn_parallel_for(fn_t *f, LLVMValueRef begin, LLVMValueRef end, LLVMValueRef
 LLVMValueRef fn_scratch(fn_t *f, LLVMValueRef bytes) {
   LLVMValueRef args[2] = {f->rt_ctx, bytes};
   return LLVMBuildCall2(f->b, f->cg->scratch_t, rt_fn(f, 3, f->cg->scratch_t), args, 2, "");
+}
+
+LLVMValueRef fn_derived(fn_t *f, uint32_t slot, LLVMValueRef source, LLVMValueRef bytes,
+                        LLVMValueRef fill, LLVMValueRef closure) {
+  cg_t *cg = f->cg;
+  LLVMValueRef args[6] = {f->rt_ctx,
+                          LLVMConstInt(cg->i32, slot, 0),
+                          LLVMBuildBitCast(f->b, source, cg->i8p, ""),
+                          bytes,
+                          fill,
+                          LLVMBuildBitCast(f->b, closure, cg->i8p, "")};
+  return LLVMBuildCall2(f->b, cg->derived_t, rt_fn(f, 4, cg->derived_t), args, 6, "");
 }
 
 LLVMValueRef cg_intrinsic(fn_t *f, const char *name, LLVMTypeRef *types, unsigned num_types,

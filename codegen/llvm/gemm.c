@@ -45,7 +45,20 @@
 #define PACK_LIMIT (4 << 20)
 #define NC_MAX 4096
 
-enum { CL_ARGS, CL_BP, CL_PP, CL_B0, CL_JC, CL_NC, CL_NPANELS, CL_NU, CL_NSUBS, CL_MC, CL_COUNT };
+enum {
+  CL_ARGS,
+  CL_BP,      /* the group's packed B (its first batch copy) */
+  CL_CSTRIDE, /* elements from one batch copy of packed B to the next */
+  CL_PP,
+  CL_B0,
+  CL_JC,
+  CL_NC,
+  CL_NPANELS,
+  CL_NU,
+  CL_NSUBS,
+  CL_MC,
+  CL_COUNT
+};
 
 static LLVMValueRef slot_ptr(gemm_t *g, LLVMBuilderRef b, int i) {
   LLVMValueRef idx = c64(g, i);
@@ -269,7 +282,7 @@ static LLVMValueRef emit_pack_task(gemm_t *g, const char *symbol) {
   task_begin(g, &tf, name);
   LLVMValueRef b0 = get_slot(g, CL_B0), jc = get_slot(g, CL_JC), nc = get_slot(g, CL_NC);
   LLVMValueRef npanels = get_slot(g, CL_NPANELS), ncpad = mul(g, npanels, c64(g, g->NR));
-  LLVMValueRef per_copy = mul(g, g->kblocks, npanels);
+  LLVMValueRef per_copy = mul(g, g->kblocks, npanels), cstride = get_slot(g, CL_CSTRIDE);
   loop_t lu;
   fn_loop_begin(&tf, &lu, LLVMGetParam(tf.fn, 1), LLVMGetParam(tf.fn, 2), c64(g, 1), "item");
   LLVMValueRef bl = sdiv(g, lu.iv, per_copy), r = srem(g, lu.iv, per_copy);
@@ -278,9 +291,8 @@ static LLVMValueRef emit_pack_task(gemm_t *g, const char *symbol) {
   LLVMValueRef kc = smax(g, smin(g, c64(g, g->KC), sub(g, g->K, p0)), c64(g, 0));
   LLVMValueRef col0 = mul(g, jp, c64(g, g->NR));
   LLVMValueRef cols = smin(g, c64(g, g->NR), sub(g, nc, col0));
-  LLVMValueRef dst = elem_ptr(
-      g, g->bp,
-      add(g, mul(g, bl, mul(g, g->kpad, ncpad)), add(g, mul(g, p0, ncpad), mul(g, col0, kc))));
+  LLVMValueRef dst =
+      elem_ptr(g, g->bp, add(g, mul(g, bl, cstride), add(g, mul(g, p0, ncpad), mul(g, col0, kc))));
   LLVMValueRef bbase = gm->b.broadcast ? c64(g, 0) : mul(g, add(g, b0, bl), mul(g, g->K, g->N));
   LLVMValueRef n0 = add(g, jc, col0);
   if (gm->b.trans) /* B stored [N, K] */
@@ -338,7 +350,7 @@ static LLVMValueRef emit_compute_task(gemm_t *g, const char *symbol) {
                g->K, c64(g, 1), true);
   fn_loop_end(&tf, &lp);
   LLVMValueRef bsrc =
-      elem_ptr(g, g->bp, add(g, mul(g, copy, mul(g, g->kpad, ncpad)), mul(g, p0, ncpad)));
+      elem_ptr(g, g->bp, add(g, mul(g, copy, get_slot(g, CL_CSTRIDE)), mul(g, p0, ncpad)));
   fn_loop_begin(&tf, &lj, jr0, jr1, c64(g, g->NR), "jr");
   fn_loop_begin(&tf, &li, c64(g, 0), mc, c64(g, g->MR), "ir");
   LLVMValueRef acc[64];
@@ -376,6 +388,120 @@ static LLVMValueRef emit_compute_task(gemm_t *g, const char *symbol) {
 
 /* ---- the kernel ---- */
 
+/* Column groups of ncr columns (a multiple of NR) so that one packed copy of
+ * B stays under PACK_LIMIT, and batch groups of nbg entries when B differs
+ * per batch entry; npad is N rounded up to whole panels. */
+typedef struct groups {
+  LLVMValueRef ncr, nbg, npad, count_b;
+} groups_t;
+
+static groups_t group_sizes(gemm_t *g) {
+  const lathe_kgemm_t *gm = g->g;
+  groups_t s;
+  LLVMValueRef NR = c64(g, g->NR);
+  s.npad = mul(g, ceil_div(g, g->N, NR), NR);
+  LLVMValueRef ncr = mul(g, sdiv(g, sdiv(g, c64(g, PACK_LIMIT), g->kpad), NR), NR);
+  s.ncr = smin(g, smax(g, ncr, NR), c64(g, NC_MAX));
+  LLVMValueRef copy = mul(g, g->kpad, smin(g, s.ncr, s.npad));
+  s.nbg =
+      gm->b.broadcast ? g->B : smin(g, smax(g, sdiv(g, c64(g, PACK_LIMIT), copy), c64(g, 1)), g->B);
+  s.count_b = gm->b.broadcast ? c64(g, 1) : ceil_div(g, g->B, s.nbg);
+  return s;
+}
+
+/* The loops over groups. Per group: pack its B (when pack_task) and compute
+ * its tiles (when compute_task, which needs g->mc and `threads`). With
+ * `packed` (all of B, packed once: batch copies of kpad x npad, each column
+ * group's panels at jc * kpad in its copy) each group points into it;
+ * otherwise CL_BP already holds the scratch one group is packed into at a
+ * time. */
+static void group_loops(gemm_t *g, const groups_t *s, LLVMValueRef packed, LLVMValueRef pack_task,
+                        LLVMValueRef compute_task, LLVMValueRef threads) {
+  const lathe_kgemm_t *gm = g->g;
+  fn_t *f = g->f;
+  LLVMValueRef NR = c64(g, g->NR);
+  loop_t lb, ln;
+  fn_loop_begin(f, &lb, c64(g, 0), s->count_b, c64(g, 1), "group.b");
+  LLVMValueRef b0 = gm->b.broadcast ? c64(g, 0) : mul(g, lb.iv, s->nbg);
+  LLVMValueRef nbh = gm->b.broadcast ? g->B : smin(g, s->nbg, sub(g, g->B, b0));
+  fn_loop_begin(f, &ln, c64(g, 0), g->N, s->ncr, "group.n");
+  LLVMValueRef nc = smin(g, s->ncr, sub(g, g->N, ln.iv));
+  LLVMValueRef npanels = ceil_div(g, nc, NR);
+  set_slot(g, CL_B0, b0);
+  set_slot(g, CL_JC, ln.iv);
+  set_slot(g, CL_NC, nc);
+  set_slot(g, CL_NPANELS, npanels);
+  if (packed) {
+    LLVMValueRef cstride = mul(g, g->kpad, s->npad);
+    LLVMValueRef at =
+        add(g, mul(g, gm->b.broadcast ? c64(g, 0) : b0, cstride), mul(g, ln.iv, g->kpad));
+    set_slot(g, CL_CSTRIDE, cstride);
+    set_slot(g, CL_BP, LLVMBuildPtrToInt(f->b, elem_ptr(g, packed, at), g->cg->i64, ""));
+  } else {
+    set_slot(g, CL_CSTRIDE, mul(g, g->kpad, mul(g, npanels, NR)));
+  }
+  if (pack_task) {
+    LLVMValueRef items = mul(g, gm->b.broadcast ? c64(g, 1) : nbh, mul(g, g->kblocks, npanels));
+    fn_parallel_for(f, c64(g, 0), items, c64(g, 1), pack_task, g->cl);
+  }
+  if (compute_task) {
+    /* split the columns when row blocks alone would leave threads idle */
+    LLVMValueRef units_m = mul(g, nbh, g->mblocks);
+    LLVMValueRef nsplit = ceil_div(g, mul(g, threads, c64(g, 2)), units_m);
+    nsplit = smin(g, smax(g, nsplit, c64(g, 1)), npanels);
+    LLVMValueRef nu = mul(g, ceil_div(g, npanels, nsplit), NR);
+    LLVMValueRef nsubs = ceil_div(g, nc, nu);
+    set_slot(g, CL_NU, nu);
+    set_slot(g, CL_NSUBS, nsubs);
+    fn_parallel_for(f, c64(g, 0), mul(g, units_m, nsubs), c64(g, 1), compute_task, g->cl);
+  }
+  fn_loop_end(f, &ln);
+  fn_loop_end(f, &lb);
+}
+
+/* B is a constant with static sizes: pack it once, the first time the
+ * kernel runs, into a block the runtime keeps with the weights. */
+static bool prepackable(gemm_t *g) {
+  const lathe_kgemm_t *gm = g->g;
+  const lathe_kprogram_t *p = g->cg->p;
+  return p->buffers[cg_root(p, gm->b.buffer)]->role == LATHE_KBUF_CONST &&
+         lathe_kdim_is_static(gm->n) && lathe_kdim_is_static(gm->k) &&
+         (gm->b.broadcast || lathe_kdim_is_static(gm->batch));
+}
+
+/* void fill(closure, block): packs all of B into block (rt->derived's fill). */
+static LLVMValueRef emit_fill(gemm_t *g, const char *symbol, LLVMValueRef pack_task) {
+  cg_t *cg = g->cg;
+  char name[512];
+  snprintf(name, sizeof name, "%s.fillb", symbol);
+  fn_t ff;
+  fn_begin(&ff, cg, g->k, name, cg->fill_t);
+  LLVMSetLinkage(ff.fn, LLVMInternalLinkage);
+  g->f = &ff;
+  g->cl = LLVMBuildBitCast(ff.eb, LLVMGetParam(ff.fn, 0), cg->i64p, "cl");
+  LLVMValueRef args =
+      LLVMBuildIntToPtr(ff.eb, get_slot(g, CL_ARGS), LLVMPointerType(cg->args_t, 0), "args");
+  fn_load_args(&ff, args);
+  load_sizes(g);
+  groups_t s = group_sizes(g);
+  group_loops(g, &s, LLVMBuildBitCast(ff.b, LLVMGetParam(ff.fn, 1), g->ep, ""), pack_task, NULL,
+              NULL);
+  LLVMBuildRetVoid(ff.b);
+  fn_end(&ff);
+  return ff.fn;
+}
+
+/* Returns OUT_OF_MEMORY from the kernel when `ptr` is NULL; continues in a
+ * new block otherwise. */
+static void oom_check(gemm_t *g, LLVMValueRef ptr) {
+  fn_t *f = g->f;
+  LLVMBasicBlockRef oom = fn_block(f, "oom"), go = fn_block(f, "go");
+  LLVMBuildCondBr(f->b, LLVMBuildIsNull(f->b, ptr, ""), oom, go);
+  LLVMPositionBuilderAtEnd(f->b, oom);
+  LLVMBuildRet(f->b, LLVMConstInt(g->cg->i32, LATHE_RT_KERNEL_OUT_OF_MEMORY, 0));
+  LLVMPositionBuilderAtEnd(f->b, go);
+}
+
 LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbol) {
   if (!k->gemm) return cg_fail(cg, LATHE_STATUS_INTERNAL, "gemm kernel without a gemm");
   gemm_t g = {.cg = cg, .k = k, .g = k->gemm};
@@ -384,6 +510,7 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   LLVMValueRef pack_task = emit_pack_task(&g, symbol);
   LLVMValueRef compute_task = emit_compute_task(&g, symbol);
   LLVMValueRef gemv_task = cg_gemv_task(cg, k, symbol);
+  LLVMValueRef fill = prepackable(&g) ? emit_fill(&g, symbol, pack_task) : NULL;
   fn_t f;
   fn_begin(&f, cg, k, symbol, cg->kernel_t);
   LLVMSetLinkage(f.fn, LLVMInternalLinkage); /* reached through the descriptor only */
@@ -408,59 +535,42 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
                   gemv_task, g.cl);
   LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
   LLVMPositionBuilderAtEnd(f.b, many);
-  /* group sizes: columns so that one packed copy stays under PACK_LIMIT */
-  LLVMValueRef NR = c64(&g, g.NR);
-  LLVMValueRef ncr = mul(&g, sdiv(&g, sdiv(&g, c64(&g, PACK_LIMIT), g.kpad), NR), NR);
-  ncr = smin(&g, smax(&g, ncr, NR), c64(&g, NC_MAX));
-  LLVMValueRef ncr_eff = smin(&g, ncr, mul(&g, ceil_div(&g, g.N, NR), NR));
-  LLVMValueRef copy = mul(&g, g.kpad, ncr_eff);
-  LLVMValueRef nbg = gm->b.broadcast
-                         ? g.B
-                         : smin(&g, smax(&g, sdiv(&g, c64(&g, PACK_LIMIT), copy), c64(&g, 1)), g.B);
-  LLVMValueRef copies = gm->b.broadcast ? c64(&g, 1) : nbg;
-  LLVMValueRef elems = mul(&g, copies, copy);
-  if (g.need_partial && !g.partial_in_c)
-    elems = add(&g, elems, mul(&g, mul(&g, nbg, g.M), ncr_eff));
-  LLVMValueRef raw = fn_scratch(&f, mul(&g, elems, c64(&g, g.esize)));
-  LLVMBasicBlockRef oom = fn_block(&f, "oom"), go = fn_block(&f, "go");
-  LLVMBuildCondBr(f.b, LLVMBuildIsNull(f.b, raw, ""), oom, go);
-  LLVMPositionBuilderAtEnd(f.b, oom);
-  LLVMBuildRet(f.b, LLVMConstInt(cg->i32, LATHE_RT_KERNEL_OUT_OF_MEMORY, 0));
-  LLVMPositionBuilderAtEnd(f.b, go);
-  LLVMValueRef bp = LLVMBuildBitCast(f.b, raw, g.ep, "");
-  set_slot(&g, CL_BP, LLVMBuildPtrToInt(f.b, bp, cg->i64, ""));
-  set_slot(&g, CL_PP, LLVMBuildPtrToInt(f.b, elem_ptr(&g, bp, mul(&g, copies, copy)), cg->i64, ""));
   LLVMValueRef threads = LLVMBuildSExt(
       f.b, LLVMBuildLoad2(f.b, cg->i32, LLVMBuildStructGEP2(f.b, cg->rt_t, f.rt, 1, ""), ""),
       cg->i64, "");
   threads = smax(&g, threads, c64(&g, 1));
   row_blocks(&g, threads);
   set_slot(&g, CL_MC, g.mc);
-  LLVMValueRef groups_b = gm->b.broadcast ? c64(&g, 1) : ceil_div(&g, g.B, nbg);
-  loop_t lb, ln;
-  fn_loop_begin(&f, &lb, c64(&g, 0), groups_b, c64(&g, 1), "group.b");
-  LLVMValueRef b0 = gm->b.broadcast ? c64(&g, 0) : mul(&g, lb.iv, nbg);
-  LLVMValueRef nbh = gm->b.broadcast ? g.B : smin(&g, nbg, sub(&g, g.B, b0));
-  fn_loop_begin(&f, &ln, c64(&g, 0), g.N, ncr, "group.n");
-  LLVMValueRef nc = smin(&g, ncr, sub(&g, g.N, ln.iv));
-  LLVMValueRef npanels = ceil_div(&g, nc, NR);
-  set_slot(&g, CL_B0, b0);
-  set_slot(&g, CL_JC, ln.iv);
-  set_slot(&g, CL_NC, nc);
-  set_slot(&g, CL_NPANELS, npanels);
-  LLVMValueRef items = mul(&g, gm->b.broadcast ? c64(&g, 1) : nbh, mul(&g, g.kblocks, npanels));
-  fn_parallel_for(&f, c64(&g, 0), items, c64(&g, 1), pack_task, g.cl);
-  /* split the columns when row blocks alone would leave threads idle */
-  LLVMValueRef units_m = mul(&g, nbh, g.mblocks);
-  LLVMValueRef nsplit = ceil_div(&g, mul(&g, threads, c64(&g, 2)), units_m);
-  nsplit = smin(&g, smax(&g, nsplit, c64(&g, 1)), npanels);
-  LLVMValueRef nu = mul(&g, ceil_div(&g, npanels, nsplit), NR);
-  LLVMValueRef nsubs = ceil_div(&g, nc, nu);
-  set_slot(&g, CL_NU, nu);
-  set_slot(&g, CL_NSUBS, nsubs);
-  fn_parallel_for(&f, c64(&g, 0), mul(&g, units_m, nsubs), c64(&g, 1), compute_task, g.cl);
-  fn_loop_end(&f, &ln);
-  fn_loop_end(&f, &lb);
+  groups_t s = group_sizes(&g);
+  LLVMValueRef ncr_eff = smin(&g, s.ncr, s.npad);
+  /* partial sums outside C: one group's rows x columns */
+  LLVMValueRef pelems =
+      g.need_partial && !g.partial_in_c ? mul(&g, mul(&g, s.nbg, g.M), ncr_eff) : c64(&g, 0);
+  if (fill) {
+    LLVMValueRef copies = gm->b.broadcast ? c64(&g, 1) : g.B;
+    LLVMValueRef bytes = mul(&g, mul(&g, copies, mul(&g, g.kpad, s.npad)), c64(&g, g.esize));
+    LLVMValueRef packed =
+        fn_derived(&f, k->index, fn_buffer(&f, cg_root(cg->p, gm->b.buffer)), bytes, fill, g.cl);
+    LLVMBasicBlockRef have = fn_block(&f, "prepacked"), per_run = fn_block(&f, "per_run");
+    LLVMBuildCondBr(f.b, LLVMBuildIsNull(f.b, packed, ""), per_run, have);
+    LLVMPositionBuilderAtEnd(f.b, have);
+    if (g.need_partial && !g.partial_in_c) {
+      LLVMValueRef raw = fn_scratch(&f, mul(&g, pelems, c64(&g, g.esize)));
+      oom_check(&g, raw);
+      set_slot(&g, CL_PP, LLVMBuildPtrToInt(f.b, raw, cg->i64, ""));
+    }
+    group_loops(&g, &s, LLVMBuildBitCast(f.b, packed, g.ep, ""), NULL, compute_task, threads);
+    LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
+    LLVMPositionBuilderAtEnd(f.b, per_run); /* no weights table, or out of memory */
+  }
+  LLVMValueRef copies = gm->b.broadcast ? c64(&g, 1) : s.nbg;
+  LLVMValueRef belems = mul(&g, copies, mul(&g, g.kpad, ncr_eff));
+  LLVMValueRef raw = fn_scratch(&f, mul(&g, add(&g, belems, pelems), c64(&g, g.esize)));
+  oom_check(&g, raw);
+  LLVMValueRef bp = LLVMBuildBitCast(f.b, raw, g.ep, "");
+  set_slot(&g, CL_BP, LLVMBuildPtrToInt(f.b, bp, cg->i64, ""));
+  set_slot(&g, CL_PP, LLVMBuildPtrToInt(f.b, elem_ptr(&g, bp, belems), cg->i64, ""));
+  group_loops(&g, &s, NULL, pack_task, compute_task, threads);
   LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
   fn_end(&f);
   return cg->error ? NULL : f.fn;

@@ -45,11 +45,12 @@ typedef struct cg {
   LLVMTargetMachineRef tm;
   lathe_llvm_target_info_t target;
   uint32_t force_width; /* the vector_width option: lanes forced on innermost loops, or 0 */
-  const char *symbol;    /* program descriptor symbol; kernel symbols are symbol_<name> */
+  const char *symbol;   /* program descriptor symbol; kernel symbols are symbol_<name> */
   /* types */
   LLVMTypeRef void_t, i1, i8, i16, i32, i64, f16, f32, f64, i8p, i64p;
   LLVMTypeRef args_t, rt_t, task_t; /* lathe_rt_kernel_args_t, lathe_rt_functions_t, task fn */
   LLVMTypeRef pfor_t, scratch_t, kernel_t; /* rt->parallel_for, rt->scratch, a kernel */
+  LLVMTypeRef derived_t, fill_t;           /* rt->derived, its fill callback */
   /* metadata kinds and per-root-buffer alias scopes (NULL until used) */
   unsigned md_scope, md_noalias, md_loop;
   LLVMMetadataRef scope_domain;
@@ -118,6 +119,10 @@ void cg_loop_hint(cg_t *cg, LLVMValueRef latch_br, bool vectorize, uint32_t widt
 void fn_parallel_for(fn_t *f, LLVMValueRef begin, LLVMValueRef end, LLVMValueRef grain,
                      LLVMValueRef task, LLVMValueRef closure);
 LLVMValueRef fn_scratch(fn_t *f, LLVMValueRef bytes);
+/* rt->derived(ctx, slot, source, bytes, fill, closure): an i8* block of data
+ * derived once from a constant, or NULL. */
+LLVMValueRef fn_derived(fn_t *f, uint32_t slot, LLVMValueRef source, LLVMValueRef bytes,
+                        LLVMValueRef fill, LLVMValueRef closure);
 
 /* Calls an intrinsic overloaded on `types`. */
 LLVMValueRef cg_intrinsic(fn_t *f, const char *name, LLVMTypeRef *types, unsigned num_types,

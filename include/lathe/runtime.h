@@ -40,7 +40,7 @@
 extern "C" {
 #endif
 
-#define LATHE_RT_ABI_VERSION 1u
+#define LATHE_RT_ABI_VERSION 2u
 
 /* Highest tensor rank a lathe_rt_tensor_t holds inline. */
 #define LATHE_RT_MAX_RANK 8
@@ -106,8 +106,11 @@ typedef struct lathe_rt_tensor {
  * of grain. */
 typedef void (*lathe_rt_task_fn)(void *closure, int64_t begin, int64_t end);
 
-/* Offsets (LP64): abi_version 0, num_threads 4, parallel_for 8, scratch 16;
- * size 24. */
+/* Fills `block` with data derived from constants (see `derived` below). */
+typedef void (*lathe_rt_fill_fn)(void *closure, void *block);
+
+/* Offsets (LP64): abi_version 0, num_threads 4, parallel_for 8, scratch 16,
+ * derived 24; size 32. */
 typedef struct lathe_rt_functions {
   uint32_t abi_version; /* LATHE_RT_ABI_VERSION */
   int32_t num_threads;  /* threads a parallel_for may use, caller included (>= 1) */
@@ -123,6 +126,18 @@ typedef struct lathe_rt_functions {
    * (the kernel should return LATHE_RT_KERNEL_OUT_OF_MEMORY; a task should
    * record it in its closure). */
   void *(*scratch)(void *ctx, uint64_t bytes);
+  /* Data computed once from constants and kept for every later run (a
+   * GEMM's weight packed into its micro-kernel's layout): returns the block
+   * of `bytes` (64-byte aligned) known by (program, `slot`, `source`), the
+   * source being the constant's address. The first caller gets a fresh
+   * block, runs fill(closure, block) on it (fill may call parallel_for) and
+   * publishes it; callers from other contexts meanwhile wait, later callers
+   * get it at once. The block belongs to the weights table the run uses, so
+   * every context running the program on those weights shares it, and it
+   * must only be read. NULL when out of memory or when the run has no
+   * weights table: the kernel then derives the data itself, per run. */
+  const void *(*derived)(void *ctx, int32_t slot, const void *source, uint64_t bytes,
+                         lathe_rt_fill_fn fill, void *closure);
 } lathe_rt_functions_t;
 
 /* Offsets (LP64): buffers 0, params 8, rt 16, ctx 24; size 32. */

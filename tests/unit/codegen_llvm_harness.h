@@ -37,6 +37,10 @@ typedef struct harness_opts {
   uint32_t opt_level;    /* 0 = the default (3) */
   bool opt0;             /* force -O0 */
   uint32_t vector_width; /* the option of the same name */
+  /* Run twice on one weights table (outputs reset in between) and check
+   * that kernels derived data from the constants (packed GEMM weights) that
+   * the second run reused. */
+  bool derived;
 } harness_opts_t;
 
 static inline double elem_as_double(lathe_dtype_t t, const void *data, int64_t i, bool *is_float) {
@@ -141,6 +145,13 @@ static inline double harness_check(const lathe_kprogram_t *p, const int64_t *con
   OK(lathe_rt_pool_create(threads, &pool));
   OK(lathe_rt_context_create(pool, &ctx));
   OK(lathe_rt_program_run(rp, weights, ctx, tin, (int32_t)ni, tout, (int32_t)no));
+  if (o->derived) {
+    uint64_t derived = lathe_rt_weights_derived_bytes(weights);
+    assert_true(derived > 0);
+    for (uint32_t k = 0; k < no; ++k) memset(got[k], 0x5a, bytes[k] + 8);
+    OK(lathe_rt_program_run(rp, weights, ctx, tin, (int32_t)ni, tout, (int32_t)no));
+    assert_int_equal(lathe_rt_weights_derived_bytes(weights), derived);
+  }
 
   double worst = 0;
   for (uint32_t k = 0; k < no; ++k) {

@@ -4,7 +4,8 @@
  * operand dtypes f32/f16/bf16/f64/i8/u4 (integers accumulate in i32), K over
  * several K blocks, M/N/K of 0, 1, primes and non-multiples of the register
  * tile, the streaming path for at most 16 rows, a symbolic M bound at run
- * time, on 1 and 2 threads.
+ * time, a constant B (packed once, reused by a second run), on 1 and 2
+ * threads.
  * Tolerance: relative 1e-5 of the sum of |a*b| terms for f32 (the reference
  * sums in f64; the kernel in f32 with a different order), exact for ints.
  */
@@ -12,11 +13,11 @@
 
 typedef struct gcase {
   int64_t batch, m, n, k;
-  bool ta, tb, bcast_a, bcast_b, epilogue, symbolic_m;
+  bool ta, tb, bcast_a, bcast_b, epilogue, symbolic_m, const_b;
   lathe_dtype_t at, bt, ct, acc;
 } gcase_t;
 
-static lathe_kprogram_t *build_gemm(const gcase_t *c, lathe_weight_t *bias_w) {
+static lathe_kprogram_t *build_gemm(const gcase_t *c, lathe_weight_t *bias_w, lathe_weight_t *b_w) {
   lathe_kprogram_t *p = lathe_kprogram_create("gemm");
   lathe_kdim_t m = lathe_kdim_static(c->m);
   if (c->symbolic_m) m = lathe_kdim_param((int32_t)lathe_kprogram_add_input_param(p, "M", 0, 1));
@@ -27,14 +28,16 @@ static lathe_kprogram_t *build_gemm(const gcase_t *c, lathe_weight_t *bias_w) {
                            c->tb ? kd : nd};
   lathe_kdim_t cd[3] = {bd, m, nd};
   lathe_kbuffer_t *a = lathe_kprogram_add_buffer(p, "a", c->at, 3, ad, LATHE_KBUF_INPUT);
-  lathe_kbuffer_t *b = lathe_kprogram_add_buffer(p, "b", c->bt, 3, bdims, LATHE_KBUF_INPUT);
+  lathe_kbuffer_t *b = lathe_kprogram_add_buffer(p, "b", c->bt, 3, bdims,
+                                                 c->const_b ? LATHE_KBUF_CONST : LATHE_KBUF_INPUT);
+  b->weight = c->const_b ? b_w : NULL;
   lathe_kbuffer_t *r = lathe_kprogram_add_buffer(p, "r", c->ct, 3, cd, LATHE_KBUF_INPUT);
   lathe_kbuffer_t *bias = lathe_kprogram_add_buffer(p, "bias", c->ct, 1, &nd, LATHE_KBUF_CONST);
   bias->weight = bias_w;
   lathe_kbuffer_t *out = lathe_kprogram_add_buffer(p, "c", c->ct, 3, cd, LATHE_KBUF_OUTPUT);
   lathe_kprogram_set_input(p, 0, a->id);
-  lathe_kprogram_set_input(p, 1, b->id);
-  lathe_kprogram_set_input(p, 2, r->id);
+  if (!c->const_b) lathe_kprogram_set_input(p, 1, b->id);
+  lathe_kprogram_set_input(p, c->const_b ? 1 : 2, r->id);
   lathe_kprogram_set_output(p, 0, out->id);
   lathe_kgemm_t g = {.a = {a->id, c->ta, c->bcast_a},
                      .b = {b->id, c->tb, c->bcast_b},
@@ -96,13 +99,20 @@ static void run_case(const gcase_t *c) {
                       .dtype = c->ct,
                       .num_bytes = (uint64_t)c->n * lathe_dtype_bits(c->ct) / 8,
                       .data = (const uint8_t *)bias};
-  lathe_kprogram_t *p = build_gemm(c, &w);
+  uint64_t b_bytes = ((uint64_t)nb * lathe_dtype_bits(c->bt) + 7) / 8;
+  lathe_weight_t bw = {
+      .kind = LATHE_WEIGHT_INLINE, .dtype = c->bt, .num_bytes = b_bytes, .data = b};
+  lathe_kprogram_t *p = build_gemm(c, &w, &bw);
   int64_t da[3] = {c->bcast_a ? 1 : c->batch, c->ta ? c->k : c->m, c->ta ? c->m : c->k};
   int64_t db[3] = {c->bcast_b ? 1 : c->batch, c->tb ? c->n : c->k, c->tb ? c->k : c->n};
   int64_t dr[3] = {c->batch, c->m, c->n};
   const int64_t *dims[3] = {da, db, dr};
   const void *ins[3] = {a, b, r};
-  harness_opts_t o = {.rel_tol = 1e-5, .abs_tol = 2e-6 * (double)(c->k + 1)};
+  if (c->const_b) dims[1] = dr, ins[1] = r;
+  harness_opts_t o = {.rel_tol = 1e-5,
+                      .abs_tol = 2e-6 * (double)(c->k + 1),
+                      .derived =
+                          c->const_b && c->m > 16 /* not the streaming path */ && c->n && c->k};
   if (c->ct == LATHE_DTYPE_F16 || c->ct == LATHE_DTYPE_BF16) /* one rounding of the output */
     o.rel_tol = c->ct == LATHE_DTYPE_F16 ? 1.0 / 1024 : 1.0 / 128, o.abs_tol *= 8;
   if (!lathe_dtype_is_float(c->ct)) o.rel_tol = o.abs_tol = 0;
@@ -192,6 +202,23 @@ static void test_few_rows(void **state) {
   run_case(&q);
 }
 
+/* B a constant: packed once into the weights table's derived data, then
+ * reused; with batch copies, two column groups (4096 + 4) and K blocks. */
+static void test_const_b(void **state) {
+  gcase_t c = f32_case(2, 37, 45, 300);
+  c.const_b = c.tb = true;
+  run_case(&c);
+  c.tb = false, c.bcast_b = true;
+  run_case(&c);
+  gcase_t h = f32_case(1, 20, 33, 40);
+  h.const_b = true, h.bt = LATHE_DTYPE_F16;
+  run_case(&h);
+  gcase_t g = f32_case(2, 17, 4100, 20);
+  g.const_b = true;
+  g.epilogue = false;
+  run_case(&g);
+}
+
 /* M bound at run time from the first input's dim 1. */
 static void test_symbolic(void **state) {
   gcase_t c = f32_case(2, 1, 40, 33);
@@ -206,7 +233,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_shapes),   cmocka_unit_test(test_transposes_broadcast),
       cmocka_unit_test(test_dtypes),   cmocka_unit_test(test_few_rows),
-      cmocka_unit_test(test_symbolic),
+      cmocka_unit_test(test_symbolic), cmocka_unit_test(test_const_b),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

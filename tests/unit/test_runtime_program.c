@@ -5,18 +5,22 @@
  * program-wide id, sizes from args->params, loops through rt->parallel_for.
  * The program (N is symbolic):
  *
- *   k0_mul:    t0[N, 4] = x[N, 4] * w[4]          (w: constant, weight 0)
+ *   k0_mul:    t0[N, 4] = x[N, 4] * w'[4]         (w: constant, weight 0; w' its
+ *                                                  copy through rt->derived, as a
+ *                                                  GEMM packs its weight once)
  *   k1_sum:    t1[N]    = sum_j t0[i, j]
  *   k2_gather: out[N]   = t1[idx[i]]               (idx out of range -> error code)
  *
  * Checked: results at several N (the arena grows), the plan's peak, one
- * program run from several threads at once with their own contexts, every
+ * program run from several threads at once with their own contexts (the
+ * derived copy of w made once per weights table and shared), every
  * run-time input error naming the input with expected vs given types, and
  * malformed program descriptions rejected by validation.
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,18 +35,28 @@ enum { B_X, B_W, B_T0, B_T1, B_OUT, B_IDX, B_UNUSED, NUM_BUFFERS };
 typedef struct {
   const lathe_rt_kernel_args_t *a;
   int32_t error;
+  const float *w; /* k0: the derived copy of the weight */
 } closure_t;
+
+static atomic_int fills; /* calls of copy_weight */
+
+static void copy_weight(void *c, void *block) {
+  atomic_fetch_add(&fills, 1);
+  memcpy(block, ((closure_t *)c)->a->buffers[B_W], 4 * sizeof(float));
+}
 
 static void mul_rows(void *c, int64_t b, int64_t e) {
   const lathe_rt_kernel_args_t *a = ((closure_t *)c)->a;
-  const float *x = a->buffers[B_X], *w = a->buffers[B_W];
+  const float *x = a->buffers[B_X], *w = ((closure_t *)c)->w;
   float *t0 = a->buffers[B_T0];
   for (int64_t i = b; i < e; ++i)
     for (int j = 0; j < 4; ++j) t0[i * 4 + j] = x[i * 4 + j] * w[j];
 }
 
 static int32_t k0_mul(const lathe_rt_kernel_args_t *a) {
-  closure_t c = {a, 0};
+  closure_t c = {a, 0, NULL};
+  c.w = a->rt->derived(a->ctx, 0, a->buffers[B_W], 4 * sizeof(float), copy_weight, &c);
+  if (!c.w) return LATHE_RT_KERNEL_OUT_OF_MEMORY;
   a->rt->parallel_for(a->ctx, 0, a->params[0], 8, mul_rows, &c);
   return c.error;
 }
@@ -55,7 +69,7 @@ static void sum_rows(void *c, int64_t b, int64_t e) {
 }
 
 static int32_t k1_sum(const lathe_rt_kernel_args_t *a) {
-  closure_t c = {a, 0};
+  closure_t c = {a, 0, NULL};
   a->rt->parallel_for(a->ctx, 0, a->params[0], 1, sum_rows, &c);
   return c.error;
 }
@@ -408,6 +422,7 @@ static void test_concurrent_runs(void **state) {
   assert_null(lathe_rt_pool_create(4, &pool));
   pthread_t threads[RUNNERS];
   runner_t runners[RUNNERS];
+  atomic_store(&fills, 0);
   for (int i = 0; i < RUNNERS; ++i) {
     runners[i] = (runner_t){pool, w, i, 0};
     assert_int_equal(pthread_create(&threads[i], NULL, runner_main, &runners[i]), 0);
@@ -416,6 +431,8 @@ static void test_concurrent_runs(void **state) {
     pthread_join(threads[i], NULL);
     assert_int_equal(runners[i].failures, 0);
   }
+  assert_int_equal(atomic_load(&fills), 1);
+  assert_int_equal(lathe_rt_weights_derived_bytes(w), 4 * sizeof(float));
   lathe_rt_pool_destroy(pool);
   lathe_rt_weights_destroy(w);
 }

@@ -83,8 +83,10 @@ static lathe_status_t describe_buffer(const lathe_kprogram_t *p, uint32_t id, la
   lathe_rt_dim_t *dims = LATHE_ARENA_NEW_ARRAY(arena, lathe_rt_dim_t, b->rank ? b->rank : 1);
   for (uint32_t d = 0; d < b->rank; ++d)
     dims[d] = (lathe_rt_dim_t){.size = b->dims[d].size, .param = b->dims[d].param};
-  *out = (lathe_rt_buffer_desc_t){
-      .name = b->name, .dtype = (int32_t)b->dtype, .rank = (int32_t)b->rank, .dims = dims};
+  *out = (lathe_rt_buffer_desc_t){.name = b->io_name ? b->io_name : b->name,
+                                  .dtype = (int32_t)b->dtype,
+                                  .rank = (int32_t)b->rank,
+                                  .dims = dims};
   if (b->view_of >= 0) {
     out->role = LATHE_RT_BUFFER_VIEW;
     out->index = b->view_of;

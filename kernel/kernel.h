@@ -136,6 +136,11 @@ struct lathe_kbuffer {
   const lathe_kdim_t *dims;
   lathe_kbuffer_role_t role;
   uint32_t index;               /* INPUT / OUTPUT: position in the graph signature */
+  /* INPUT / OUTPUT bound to the signature: the graph value's name verbatim
+   * (`name` is an identifier: "t2" for %2, "out0" for an output that is a
+   * copy of a view), which descriptors and so compiled libraries report;
+   * NULL for other buffers. */
+  const char *io_name;
   const lathe_weight_t *weight; /* CONST: borrowed from the graph's module */
   int32_t view_of;              /* root buffer id, or -1 */
   int32_t local_to;             /* kernel index for kernel-local scratch, or -1 */

@@ -349,6 +349,22 @@ static lathe_status_t lower_all(lower_ctx_t *c) {
   return st;
 }
 
+/* Gives the signature's buffers the graph's names verbatim (io_name): buffer
+ * names are identifiers, and an output may be a copy named out<k>. */
+static void name_signature(lower_ctx_t *c) {
+  lathe_kprogram_t *p = c->p;
+  for (uint32_t k = 0; k < p->num_inputs && k < c->graph->num_inputs; ++k) {
+    const char *name = c->graph->inputs[k]->name;
+    if (p->inputs[k] < p->num_buffers && name)
+      p->buffers[p->inputs[k]]->io_name = lathe_arena_strdup(&p->arena, name);
+  }
+  for (uint32_t k = 0; k < p->num_outputs; ++k) {
+    const char *name = lathe_graph_output(c->graph, k)->name;
+    if (p->outputs[k] < p->num_buffers && name)
+      p->buffers[p->outputs[k]]->io_name = lathe_arena_strdup(&p->arena, name);
+  }
+}
+
 lathe_status_t lathe_kernel_lower_graph(const lathe_graph_t *graph,
                                         lathe_kprogram_t **out_program) {
   lower_ctx_t c = {.graph = graph};
@@ -358,6 +374,7 @@ lathe_status_t lathe_kernel_lower_graph(const lathe_graph_t *graph,
   lathe_hashmap_init(&c.syms);
   lathe_status_t st = lower_all(&c);
   if (!st) st = kbuild_take_error(c.p);
+  if (!st) name_signature(&c);
   if (!st) st = lathe_kprogram_finish(c.p);
   free(c.vals);
   lathe_hashmap_destroy(&c.syms);

@@ -145,7 +145,7 @@ static LLVMValueRef buffers_table(desc_t *d) {
                            i32c(cg, b->dims[k].param), i32c(cg, 0)};
       dims[k] = LLVMConstNamedStruct(d->dim_t, f, 3);
     }
-    LLVMValueRef f[6] = {cstring(cg, b->name), i32c(cg, role),
+    LLVMValueRef f[6] = {cstring(cg, b->io_name ? b->io_name : b->name), i32c(cg, role),
                          i32c(cg, index),      i32c(cg, b->dtype),
                          i32c(cg, b->rank),    table(cg, d->dim_t, dims, b->rank, ".dims")};
     items[i] = LLVMConstNamedStruct(d->buffer_t, f, 6);

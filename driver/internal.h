@@ -2,6 +2,7 @@
  * public API in include/lathe/lathe.h. Not an API.
  *
  *   options.c    lathe_options_t
+ *   const_inputs.c  graph inputs given fixed values (lathe_options_set_const_input)
  *   model.c      opening a model: import by path kind, the pass pipeline
  *   stats.c      op histogram, parameters, FLOPs, planned peak (inspect)
  *   describe.c   a kernel program as a runtime program descriptor (interp)
@@ -38,7 +39,19 @@ struct lathe_options {
   int32_t opt_level;
   int32_t num_threads;
   char *calibration;
+  /* Graph inputs given values, owned copies (const_inputs.c). */
+  struct const_input *const_inputs;
+  int32_t num_const_inputs;
 };
+
+typedef struct const_input {
+  char *name;
+  lathe_rt_tensor_t value; /* dense, data malloc'd */
+} const_input_t;
+
+/* Deep-copies src's const inputs into dst (whose array is not yet owned). */
+lathe_status_t const_inputs_copy(lathe_options_t *dst, const lathe_options_t *src);
+void const_inputs_clear(lathe_options_t *o);
 
 /* Copies src into dst (strings duplicated); dst is then released with
  * options_clear. */

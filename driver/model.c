@@ -18,17 +18,51 @@ static bool ends_with(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static lathe_status_t import(const char *path, lathe_module_t **out_module) {
+/* The options' const inputs as the ONNX importer takes them (views of the
+ * options' copies; *out is malloc'd). */
+static lathe_status_t onnx_const_inputs(const lathe_options_t *o, lathe_onnx_const_input_t **out) {
+  *out = calloc((size_t)o->num_const_inputs + 1, sizeof **out);
+  if (!*out) return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  for (int32_t i = 0; i < o->num_const_inputs; ++i) {
+    const const_input_t *c = &o->const_inputs[i];
+    (*out)[i] = (lathe_onnx_const_input_t){
+        .name = c->name,
+        .dtype = (lathe_dtype_t)c->value.dtype, /* the codes are the IR's (test_dtype) */
+        .rank = (uint32_t)c->value.rank,
+        .dims = c->value.dims,
+        .data = c->value.data,
+        .num_bytes = c->value.byte_size,
+    };
+  }
+  return NULL;
+}
+
+static lathe_status_t import(const char *path, const lathe_options_t *o,
+                             lathe_module_t **out_module) {
   struct stat st;
   if (stat(path, &st) != 0)
     return lathe_status_make(LATHE_STATUS_IO_ERROR, "%s: no such file or folder", path);
+  bool onnx = !S_ISDIR(st.st_mode) && !ends_with(path, ".lir");
+  if (!onnx && o->num_const_inputs)
+    return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
+                             "%s: const inputs ('%s') apply to ONNX models only", path,
+                             o->const_inputs[0].name);
   if (S_ISDIR(st.st_mode)) return lathe_hf_import(path, NULL, out_module);
-  if (ends_with(path, ".lir")) {
+  if (!onnx) {
     const lathe_parse_options_t parse = {.open_weight_source =
                                              lathe_safetensors_open_weight_source};
     return lathe_module_parse_file(path, &parse, out_module);
   }
-  return lathe_onnx_import_file(path, NULL, out_module);
+  /* Shape computations (Shape -> Gather -> Concat into a Reshape) fold at
+   * import time through fold-constants' evaluator, as `lathe import` does. */
+  lathe_onnx_import_options_t import_options = {.fold = lathe_fold_evaluate};
+  lathe_onnx_const_input_t *values = NULL;
+  LATHE_RETURN_IF_ERROR(onnx_const_inputs(o, &values));
+  import_options.const_inputs = values;
+  import_options.num_const_inputs = (size_t)o->num_const_inputs;
+  lathe_status_t s = lathe_onnx_import_file(path, &import_options, out_module);
+  free(values);
+  return s;
 }
 
 static lathe_status_t run_pipeline(lathe_model_t *m) {
@@ -67,7 +101,7 @@ lathe_status_t lathe_model_open(const char *path, const lathe_options_t *options
     free(m);
     return st;
   }
-  st = import(path, &m->module);
+  st = import(path, &m->options, &m->module);
   if (!st) {
     m->graph = lathe_module_first_graph(m->module);
     if (!m->graph) st = lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "%s: no graph", path);

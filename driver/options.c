@@ -21,6 +21,7 @@ void options_clear(lathe_options_t *o) {
   free(o->cpu);
   free(o->passes);
   free(o->calibration);
+  const_inputs_clear(o);
   options_defaults(o);
 }
 
@@ -29,12 +30,12 @@ lathe_status_t options_copy(lathe_options_t *dst, const lathe_options_t *src) {
   dst->cpu = dup_or_null(src->cpu);
   dst->passes = dup_or_null(src->passes);
   dst->calibration = dup_or_null(src->calibration);
-  if ((src->cpu && !dst->cpu) || (src->passes && !dst->passes) ||
-      (src->calibration && !dst->calibration)) {
-    options_clear(dst);
-    return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-  }
-  return NULL;
+  lathe_status_t st = const_inputs_copy(dst, src);
+  if (!st && ((src->cpu && !dst->cpu) || (src->passes && !dst->passes) ||
+              (src->calibration && !dst->calibration)))
+    st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  if (st) options_clear(dst);
+  return st;
 }
 
 const char *target_name(target_t t) {

@@ -92,6 +92,16 @@ lathe_status_t lathe_options_set_num_threads(lathe_options_t *options, int32_t n
  * NAME.npy files (one sample), a folder of such folders or of .npz files (one
  * sample each), or one .npz file. Read when a pass first asks. NULL = none. */
 lathe_status_t lathe_options_set_calibration(lathe_options_t *options, const char *path);
+/* Gives ONNX graph input `name` a fixed value: the model is specialized to
+ * it. The input becomes a constant and leaves the model's inputs, so shapes
+ * and axes computed from it (a Reshape shape, Slice bounds, TopK's k) are
+ * known when compiling, which Lathe needs for them. `value` is copied; its
+ * dtype and dims must fit the input's declared type (checked when the model
+ * is opened, as is the name). Setting a name again replaces its value; a
+ * NULL value removes it. Only for ONNX models: opening a model folder or
+ * text IR with const inputs is an error. */
+lathe_status_t lathe_options_set_const_input(lathe_options_t *options, const char *name,
+                                             const lathe_rt_tensor_t *value);
 
 /* ---- models ---------------------------------------------------------------- */
 

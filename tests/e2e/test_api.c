@@ -65,6 +65,37 @@ static void test_options_are_checked(void **state) {
   lathe_options_destroy(NULL);
 }
 
+/* Const inputs are copied when set (the caller's buffer may go), replaced,
+ * removed; a strided or short value is refused, and so is a non-ONNX model
+ * given one (the options are copied into the model first). */
+static void test_const_inputs(void **state) {
+  (void)state;
+  lathe_options_t *o;
+  assert_null(lathe_options_create(&o));
+  int64_t v[2] = {3, -1}, dims[1] = {2};
+  lathe_rt_tensor_t t;
+  assert_null(lathe_tensor_view(LATHE_RT_DTYPE_I64, 1, dims, v, sizeof v, &t));
+  assert_null(lathe_options_set_const_input(o, "shape", &t));
+  assert_null(lathe_options_set_const_input(o, "shape", &t)); /* replaced */
+  assert_null(lathe_options_set_const_input(o, "other", &t));
+  assert_null(lathe_options_set_const_input(o, "other", NULL)); /* removed */
+  assert_null(lathe_options_set_const_input(o, "never-set", NULL));
+  t.byte_size = 8;
+  expect_error(lathe_options_set_const_input(o, "short", &t), LATHE_STATUS_INVALID_ARGUMENT,
+               "holds 8 bytes, its type needs 16");
+  t.byte_size = sizeof v;
+  t.flags = LATHE_RT_TENSOR_STRIDED;
+  t.strides[0] = 2;
+  expect_error(lathe_options_set_const_input(o, "strided", &t), LATHE_STATUS_INVALID_ARGUMENT,
+               "dense row-major");
+  expect_error(lathe_options_set_const_input(o, "", &t), LATHE_STATUS_INVALID_ARGUMENT, "no name");
+  lathe_model_t *m = NULL;
+  expect_error(lathe_model_open(path, o, &m), LATHE_STATUS_INVALID_ARGUMENT,
+               "const inputs ('shape') apply to ONNX models only");
+  assert_null(m);
+  lathe_options_destroy(o);
+}
+
 static void test_signature(void **state) {
   (void)state;
   lathe_compiled_t *c = compile();
@@ -197,9 +228,13 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_options_are_checked),      cmocka_unit_test(test_signature),
-      cmocka_unit_test(test_shapes_and_plan),          cmocka_unit_test(test_run),
-      cmocka_unit_test(test_tensor_files_and_compare), cmocka_unit_test(test_model_stats),
+      cmocka_unit_test(test_options_are_checked),
+      cmocka_unit_test(test_const_inputs),
+      cmocka_unit_test(test_signature),
+      cmocka_unit_test(test_shapes_and_plan),
+      cmocka_unit_test(test_run),
+      cmocka_unit_test(test_tensor_files_and_compare),
+      cmocka_unit_test(test_model_stats),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,5 +1,6 @@
 /* What compile, run and inspect share: the compile options every one of them
- * takes (--target, -O, --passes, --threads, --calibration), turned into a
+ * takes (--target, -O, --passes, --threads, --calibration, --const-input),
+ * turned into a
  * lathe_options_t, and one-line error reporting through the public API. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,18 @@ int cli_model_arg(int argc, char **argv, int *i, const char *cmd, cli_model_args
     a->passes = v;
   } else if ((v = cli_flag_value(argc, argv, i, "--calibration"))) {
     a->calibration = v;
+  } else if ((v = cli_flag_value(argc, argv, i, "--const-input"))) {
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1]) {
+      fprintf(stderr, "lathe: error: %s: --const-input takes NAME=FILE, not '%s'\n", cmd, v);
+      return -1;
+    }
+    if (a->num_const_inputs == CLI_MAX_CONST_INPUTS) {
+      fprintf(stderr, "lathe: error: %s: more than %d --const-input options\n", cmd,
+              CLI_MAX_CONST_INPUTS);
+      return -1;
+    }
+    a->const_inputs[a->num_const_inputs++] = v;
   } else if ((v = cli_flag_value(argc, argv, i, "--threads"))) {
     if (!cli_parse_int(v, 0, 4096, &n)) {
       fprintf(stderr, "lathe: error: %s: --threads takes a count (0 = all cores), not '%s'\n", cmd,
@@ -51,6 +64,24 @@ int cli_model_arg(int argc, char **argv, int *i, const char *cmd, cli_model_args
   return 1;
 }
 
+/* "NAME=FILE": FILE's tensor becomes NAME's value. */
+static lathe_status_t set_const_input(lathe_options_t *o, const char *arg) {
+  const char *eq = strchr(arg, '=');
+  char name[256];
+  snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
+  lathe_rt_tensor_t value;
+  lathe_status_t st = lathe_tensor_read(eq + 1, &value);
+  if (!st) {
+    st = lathe_options_set_const_input(o, name, &value);
+    lathe_tensor_free(&value);
+  }
+  if (!st) return NULL;
+  lathe_status_t named = lathe_status_make(lathe_status_code(st), "--const-input %s: %s", name,
+                                           lathe_status_message(st));
+  lathe_status_free(st);
+  return named;
+}
+
 lathe_status_t cli_make_options(const cli_model_args_t *a, lathe_options_t **out_options) {
   lathe_options_t *o;
   LATHE_CLI_TRY(lathe_options_create(&o));
@@ -60,6 +91,7 @@ lathe_status_t cli_make_options(const cli_model_args_t *a, lathe_options_t **out
   if (!st && a->passes) st = lathe_options_set_passes(o, a->passes);
   if (!st && a->threads >= 0) st = lathe_options_set_num_threads(o, a->threads);
   if (!st && a->calibration) st = lathe_options_set_calibration(o, a->calibration);
+  for (int k = 0; !st && k < a->num_const_inputs; ++k) st = set_const_input(o, a->const_inputs[k]);
   if (st) {
     lathe_options_destroy(o);
     return st;

@@ -16,10 +16,14 @@
     if (cli_status_) return cli_status_; \
   } while (0)
 
+#define CLI_MAX_CONST_INPUTS 64
+
 /* The compile options on a command line; -1 / NULL = not given. */
 typedef struct cli_model_args {
   const char *target, *passes, *calibration;
   int opt_level, threads;
+  const char *const_inputs[CLI_MAX_CONST_INPUTS]; /* "NAME=FILE" */
+  int num_const_inputs;
 } cli_model_args_t;
 
 #define CLI_MODEL_ARGS_INIT \
@@ -35,7 +39,10 @@ typedef struct cli_model_args {
   "                           'canonicalize,cse,fold-constants,dce' (see lathe-opt\n" \
   "                           --list-passes)\n"                                       \
   "  --threads N              threads per run, 0 = one per core (default)\n"          \
-  "  --calibration PATH       calibration samples for passes that ask for them\n"
+  "  --calibration PATH       calibration samples for passes that ask for them\n"     \
+  "  --const-input NAME=FILE  give ONNX graph input NAME the value in FILE (.npy\n"   \
+  "                           or a TensorProto .pb): the model is specialized to\n"   \
+  "                           it, so shapes computed from it are known (repeatable)\n"
 
 /* "--flag VALUE" or "--flag=VALUE": the value (advancing *i), else NULL. */
 const char *cli_flag_value(int argc, char **argv, int *i, const char *flag);

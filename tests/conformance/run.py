@@ -11,6 +11,15 @@ a hang costs one test and is reported as such. Verdicts:
   crash                             the runner died or printed no verdict
   timeout                           it ran past --timeout seconds
 
+Lathe keeps shapes and axes as attributes, so a model whose Reshape shape or
+Slice bounds arrive as graph inputs opens only when those inputs have values.
+When the open fails saying such an input "must be a constant, but it is
+graph input 'X'", the test runs again with X specialized to its value in each
+data set (the runner's --const-input, the public API's
+lathe_options_set_const_input), and the verdict records "specialized": the
+names. Only inputs the importer asks for are specialized, and the report
+counts those tests apart.
+
 Every test is attributed to one ONNX op: the op type of its single node kind,
 or for an `_expanded` function body the op of the test it expands.
 
@@ -98,11 +107,28 @@ def first_line(text, limit=300):
     return (lines[0].strip() if lines else "")[:limit]
 
 
-def run_one(runner, test_dir, timeout):
+# The importer's refusal of a graph input it needs as a constant.
+NEEDS_VALUE = re.compile(r"must be a constant, but (?:it is|it depends on) graph input '([^']*)'")
+MAX_SPECIALIZED = 8
+
+
+def graph_inputs(test_dir):
+    """The model's graph inputs that are not initializers, in order: the K of
+    input_K.pb."""
+    g = onnx.load(os.path.join(test_dir, "model.onnx"), load_external_data=False).graph
+    inits = {t.name for t in g.initializer}
+    return [i.name for i in g.input if i.name not in inits]
+
+
+def run_runner(runner, test_dir, timeout, const_inputs):
+    """One runner process: its verdict dict (with "seconds")."""
     name = os.path.basename(test_dir)
+    cmd = [runner, test_dir]
+    for input_name, k in const_inputs:
+        cmd += ["--const-input", f"{input_name}={k}"]
     start = time.monotonic()
     try:
-        p = subprocess.run([runner, test_dir], capture_output=True, text=True, timeout=timeout,
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                            errors="replace")
     except subprocess.TimeoutExpired:
         return {"test": name, "class": "timeout", "message": f"no verdict after {timeout:g} s",
@@ -120,11 +146,32 @@ def run_one(runner, test_dir, timeout):
         detail = first_line(p.stderr)
         return {"test": name, "class": "crash", "message": how + (f": {detail}" if detail else ""),
                 "seconds": seconds}
+    verdict["seconds"] = seconds
+    return verdict
+
+
+def run_one(runner, test_dir, timeout):
+    name = os.path.basename(test_dir)
+    const_inputs, inputs, seconds = [], None, 0.0
+    while True:
+        verdict = run_runner(runner, test_dir, timeout, const_inputs)
+        seconds += verdict["seconds"]
+        m = NEEDS_VALUE.search(verdict.get("message", "")) \
+            if verdict["class"] == "unsupported" else None
+        if not m or len(const_inputs) == MAX_SPECIALIZED:
+            break
+        inputs = inputs if inputs is not None else graph_inputs(test_dir)
+        wanted = m.group(1)
+        if wanted not in inputs or wanted in (n for n, _ in const_inputs):
+            break
+        const_inputs.append((wanted, inputs.index(wanted)))
+    verdict["seconds"] = round(seconds, 3)
+    if const_inputs:
+        verdict["specialized"] = [n for n, _ in const_inputs]
     # Messages name the model by its path; keep them independent of where
     # the venv lives.
     if "message" in verdict:
         verdict["message"] = verdict["message"].replace(test_dir + "/", "")
-    verdict["seconds"] = seconds
     if verdict["class"] == "wrong" and name in REFERENCE_DEVIATIONS:
         verdict["class"] = "deviation"
         verdict["message"] = REFERENCE_DEVIATIONS[name] + "; " + verdict.get("message", "")
@@ -161,6 +208,11 @@ def summarize(results, ops):
     return {c: counts.get(c, 0) for c in CLASSES}, per_op
 
 
+def specialized_passes(report):
+    return sorted(r["test"] for r in report["tests"]
+                  if r["class"] == "pass" and r.get("specialized"))
+
+
 MEANING = {
     "pass": "every output of every data set matches",
     "wrong": "an output differs in dtype, shape or values",
@@ -185,6 +237,14 @@ HOW = """\
   compares every output, then prints one JSON verdict line. Inputs pair with
   `input_K.pb` by position; where a .pb's element type has the width of the
   model's but another name (bfloat16 stored as UINT16), the model's type wins.
+- **Specialized inputs.** Lathe keeps shapes and axes as attributes. When the
+  importer refuses a model because an input it needs as a constant (a Reshape
+  shape, Slice bounds, TopK's k) is a graph input, the driver runs the test
+  again with that input given its value from each data set
+  (`lathe_options_set_const_input`, `--const-input` on the CLI): the model is
+  specialized to it, compiled once per data set, and the other inputs are fed
+  as usual. Only inputs the importer names are specialized; such passes are
+  counted apart below and listed at the end.
 - **Driver** (`tests/conformance/run.py`, venv python): one runner process per
   test, as many at once as `--jobs` (default: the cores), each with a time limit
   (`--timeout`, default {timeout:g} s), so a crash or a hang costs one test. It
@@ -227,6 +287,11 @@ def markdown(report):
       f"{c['deviation']} deviations, {c['unsupported']} unsupported, {c['error']} errors, {c['crash']} crashes, "
       f"{c['timeout']} timeouts.**")
     w("")
+    spec = specialized_passes(report)
+    w(f"Of the {c['pass']} passes, {c['pass'] - len(spec)} ran the model as it is and "
+      f"{len(spec)} with inputs Lathe needs as constants specialized to the test's values "
+      "(see *Specialized inputs* below).")
+    w("")
     w("| class | tests | meaning |")
     w("|---|---:|---|")
     for cls in CLASSES:
@@ -266,6 +331,15 @@ def markdown(report):
         errors = row.get("error", 0) + row.get("crash", 0) + row.get("timeout", 0)
         w(f"| {op} | {row['tests']} | {row.get('pass', 0)} | {row.get('wrong', 0)} | "
           f"{row.get('unsupported', 0)} | {errors} |")
+    if spec:
+        w("")
+        w("## Passes with specialized inputs")
+        w("")
+        by_name = {r["test"]: r for r in report["tests"]}
+        w("| test | inputs given their test values |")
+        w("|---|---|")
+        for t in spec:
+            w(f"| {t} | {', '.join(by_name[t]['specialized'])} |")
     return "\n".join(out) + "\n"
 
 
@@ -366,8 +440,9 @@ def main(argv):
     crashed = counts["crash"] + counts["timeout"]
     print(f"conformance: {counts['pass']} passed, {failed} failed, {counts['unsupported']} "
           f"unsupported, {crashed} crashed (of {report['num_tests']} tests, onnx "
-          f"{report['onnx_version']}; {counts['wrong']} wrong, {counts['deviation']} deviations, {counts['error']} errors; "
-          f"{report['seconds']:.0f} s)", flush=True)
+          f"{report['onnx_version']}; {counts['wrong']} wrong, {counts['deviation']} deviations, "
+          f"{counts['error']} errors; {len(specialized_passes(report))} of the passes with "
+          f"specialized inputs; {report['seconds']:.0f} s)", flush=True)
     if args.counts:
         with open(args.counts, "w") as f:
             json.dump({"passed": counts["pass"], "failed": failed,

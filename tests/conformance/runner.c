@@ -1,6 +1,7 @@
 /* One ONNX backend node test through Lathe's public C API, classified.
  *
  *   usage: lathe-conformance TEST_DIR [--target T] [--rtol R] [--atol A]
+ *                            [--const-input NAME=K ...]
  *
  * TEST_DIR is one folder of onnx/backend/test/data/node: model.onnx plus
  * test_data_set_N/input_K.pb and output_K.pb. The runner opens the model,
@@ -24,9 +25,16 @@
  * matches NaN, inf must be the same inf); integers and bools must be exact.
  *
  * Graph inputs pair with input_K.pb by position, as ONNX's test layout
- * defines. Where the .pb's element type disagrees with the model's but has
- * the same width (old bfloat16 data stored as UINT16), the model's type is
- * trusted and the bytes are reinterpreted.
+ * defines. --const-input NAME=K specializes the model to graph input NAME's
+ * value in input_K.pb (lathe_options_set_const_input), for inputs Lathe needs
+ * as constants (a Reshape shape, Slice bounds): the model is then opened and
+ * compiled once per data set with that set's value, and the other inputs
+ * pair with the remaining files in order. run.py adds these when the open
+ * fails naming such an input, and reports the test as specialized.
+ *
+ * Where the .pb's element type disagrees with the model's but has the same
+ * width (old bfloat16 data stored as UINT16), the model's type is trusted and
+ * the bytes are reinterpreted.
  *
  * Only lathe/lathe.h is used: the harness sees what any host application sees.
  */
@@ -54,11 +62,22 @@ static bool is_float(int32_t dtype) {
          dtype == LATHE_RT_DTYPE_F16 || dtype == LATHE_RT_DTYPE_BF16;
 }
 
+#define MAX_CONST_INPUTS 16
+
 typedef struct {
   const char *test_dir;
   const char *target;
   double rtol, atol;
+  const char *const_names[MAX_CONST_INPUTS];
+  int const_files[MAX_CONST_INPUTS]; /* K of input_K.pb */
+  int num_const;
 } config_t;
+
+static bool is_const_file(const config_t *cfg, int k) {
+  for (int i = 0; i < cfg->num_const; ++i)
+    if (cfg->const_files[i] == k) return true;
+  return false;
+}
 
 /* The verdict, filled in as the test goes; printed once at the end. */
 typedef struct {
@@ -153,7 +172,8 @@ static bool read_data_set(const config_t *cfg, lathe_compiled_t *c, int set, buf
     set_message(v, "error", "data", "out of memory%s%s", "", "");
     return false;
   }
-  int have_in = count_files(cfg, set, "input"), have_out = count_files(cfg, set, "output");
+  int have_in = count_files(cfg, set, "input") - cfg->num_const;
+  int have_out = count_files(cfg, set, "output");
   if (have_in != b->num_inputs || have_out != b->num_outputs) {
     char a[64], d[64];
     snprintf(a, sizeof a, "%d inputs, %d outputs", b->num_inputs, b->num_outputs);
@@ -162,10 +182,14 @@ static bool read_data_set(const config_t *cfg, lathe_compiled_t *c, int set, buf
     return false;
   }
   char path[4096];
+  int file = -1; /* the input file of compiled input idx: const inputs' files skipped */
   for (int32_t k = 0; k < b->num_inputs + b->num_outputs; ++k) {
     bool in = k < b->num_inputs;
     int32_t idx = in ? k : k - b->num_inputs;
-    pb_path(cfg, set, in ? "input" : "output", idx, path, sizeof path);
+    if (in)
+      while (is_const_file(cfg, ++file)) {
+      }
+    pb_path(cfg, set, in ? "input" : "output", in ? file : idx, path, sizeof path);
     lathe_rt_tensor_t *t = in ? &b->inputs[idx] : &b->wants[idx];
     lathe_status_t st = lathe_tensor_read(path, t);
     if (st) {
@@ -248,41 +272,82 @@ static bool run_data_set(const config_t *cfg, lathe_compiled_t *c, lathe_context
   return ok;
 }
 
-static void run_test(const config_t *cfg, verdict_t *v) {
+/* The open model, compiled, with a context. */
+typedef struct {
+  lathe_options_t *options;
+  lathe_model_t *model;
+  lathe_compiled_t *compiled;
+  lathe_context_t *context;
+} session_t;
+
+static void session_close(session_t *s) {
+  lathe_context_destroy(s->context);
+  lathe_compiled_destroy(s->compiled);
+  lathe_model_destroy(s->model);
+  lathe_options_destroy(s->options);
+  *s = (session_t){0};
+}
+
+/* Gives the const inputs their values from data set `set`. */
+static lathe_status_t set_const_inputs(const config_t *cfg, int set, lathe_options_t *o) {
+  char path[4096];
+  for (int i = 0; i < cfg->num_const; ++i) {
+    pb_path(cfg, set, "input", cfg->const_files[i], path, sizeof path);
+    lathe_rt_tensor_t t;
+    lathe_status_t st = lathe_tensor_read(path, &t);
+    if (st) return st;
+    st = lathe_options_set_const_input(o, cfg->const_names[i], &t);
+    lathe_tensor_free(&t);
+    if (st) return st;
+  }
+  return NULL;
+}
+
+/* Opens and compiles the model (specialized to data set `set`'s const
+ * inputs); false with the verdict set on failure. */
+static bool session_open(const config_t *cfg, int set, session_t *s, verdict_t *v) {
   char model_path[4096];
   snprintf(model_path, sizeof model_path, "%s/model.onnx", cfg->test_dir);
-  lathe_options_t *o = NULL;
-  lathe_model_t *m = NULL;
-  lathe_compiled_t *c = NULL;
-  lathe_context_t *x = NULL;
-  lathe_status_t st = lathe_options_create(&o);
+  lathe_status_t st = lathe_options_create(&s->options);
   /* One thread: the driver runs one test per core. */
-  if (!st) st = lathe_options_set_num_threads(o, 1);
-  if (!st) st = lathe_options_set_target(o, cfg->target);
+  if (!st) st = lathe_options_set_num_threads(s->options, 1);
+  if (!st) st = lathe_options_set_target(s->options, cfg->target);
   if (st) {
     take_status(v, "options", st);
-    goto done;
+    return false;
   }
-  st = lathe_model_open(model_path, o, &m);
-  if (st) {
+  if ((st = set_const_inputs(cfg, set, s->options))) {
+    take_status(v, "data", st);
+    return false;
+  }
+  if ((st = lathe_model_open(model_path, s->options, &s->model))) {
     take_status(v, "import", st);
-    goto done;
+    return false;
   }
-  st = lathe_model_compile(m, &c);
-  if (st) {
+  if ((st = lathe_model_compile(s->model, &s->compiled))) {
     take_status(v, "compile", st);
-    goto done;
+    return false;
   }
-  st = lathe_context_create(c, &x);
-  if (st) {
+  if ((st = lathe_context_create(s->compiled, &s->context))) {
     take_status(v, "run", st);
-    goto done;
+    return false;
   }
+  return true;
+}
+
+static void run_test(const config_t *cfg, verdict_t *v) {
+  session_t s = {0};
   for (int set = 0;; ++set) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/test_data_set_%d", cfg->test_dir, set);
+    if (set > 0 && !file_exists(dir)) break;
+    /* A specialized model is compiled again for each data set's values. */
+    if (!s.compiled || cfg->num_const) {
+      session_close(&s);
+      if (!session_open(cfg, file_exists(dir) ? set : 0, &s, v)) goto done;
+    }
     if (!file_exists(dir)) break;
-    if (!run_data_set(cfg, c, x, set, v)) goto done;
+    if (!run_data_set(cfg, s.compiled, s.context, set, v)) goto done;
     v->data_sets = set + 1;
   }
   if (v->data_sets) {
@@ -291,10 +356,7 @@ static void run_test(const config_t *cfg, verdict_t *v) {
     set_message(v, "error", "data", "%s: no test_data_set_0 folder%s", cfg->test_dir, "");
   }
 done:
-  lathe_context_destroy(x);
-  lathe_compiled_destroy(c);
-  lathe_model_destroy(m);
-  lathe_options_destroy(o);
+  session_close(&s);
 }
 
 static void print_verdict(const config_t *cfg, const verdict_t *v) {
@@ -324,7 +386,8 @@ static void print_verdict(const config_t *cfg, const verdict_t *v) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: lathe-conformance TEST_DIR [--target T] [--rtol R] [--atol A]\n");
+  fprintf(stderr, "usage: lathe-conformance TEST_DIR [--target T] [--rtol R] [--atol A]\n"
+                  "                         [--const-input NAME=K ...]\n");
   return 2;
 }
 
@@ -339,6 +402,14 @@ int main(int argc, char **argv) {
       cfg.rtol = strtod(argv[++i], NULL);
     } else if (!strcmp(a, "--atol") && has_value) {
       cfg.atol = strtod(argv[++i], NULL);
+    } else if (!strcmp(a, "--const-input") && has_value && cfg.num_const < MAX_CONST_INPUTS) {
+      char *arg = argv[++i], *eq = strrchr(arg, '='), *end;
+      if (!eq || eq == arg) return usage();
+      *eq = '\0';
+      long k = strtol(eq + 1, &end, 10);
+      if (*end || k < 0 || k > 1000) return usage();
+      cfg.const_names[cfg.num_const] = arg;
+      cfg.const_files[cfg.num_const++] = (int)k;
     } else if (a[0] != '-' && !cfg.test_dir) {
       cfg.test_dir = a;
     } else {

@@ -61,6 +61,7 @@ F1(f_less_equal, x[0] <= x[1])
 F1(f_greater, x[0] > x[1])
 F1(f_greater_equal, x[0] >= x[1])
 F1(f_where, x[0] != 0 ? x[1] : x[2])
+F1(f_fmod, fmod(x[0], x[1]))
 #undef F1
 
 static double f_sum(const double *x, uint32_t n) {
@@ -126,6 +127,20 @@ static bool i_div(const int64_t *x, uint32_t n, int64_t *out) {
   (void)n;
   if (x[1] == 0 || (x[0] == INT64_MIN && x[1] == -1)) return false;
   *out = x[0] / x[1];
+  return true;
+}
+/* mod with fmod = 1 truncates (C's %, the dividend's sign); with fmod = 0 it
+ * floors (Python's %, the divisor's sign), as onnx.reference's np.fmod and
+ * np.mod. A zero divisor is left to run time. */
+static bool i_fmod(const int64_t *x, uint32_t n, int64_t *out) {
+  (void)n;
+  if (x[1] == 0) return false;
+  *out = x[1] == -1 ? 0 : x[0] % x[1];
+  return true;
+}
+static bool i_mod(const int64_t *x, uint32_t n, int64_t *out) {
+  if (!i_fmod(x, n, out)) return false;
+  if (*out != 0 && (*out < 0) != (x[1] < 0)) *out += x[1];
   return true;
 }
 static bool i_min(const int64_t *x, uint32_t n, int64_t *out) {
@@ -215,8 +230,10 @@ void lathe_fold_broadcast_strides(const lathe_type_t *t, const lathe_type_t *to,
 /* Can a double result be stored into an integer dtype without UB? */
 static bool fits_int64(double v) { return v >= -0x1p63 && v < 0x1p63; }
 
-static bool eval_elementwise(const lathe_op_t *op, const lathe_literal_t *in,
-                             const lathe_type_t *rt, void *out) {
+/* The broadcasting loop: `f` over doubles, `fi` over int64 (either may be
+ * NULL where the op has no meaning in that domain). */
+static bool broadcast_eval(const lathe_op_t *op, const lathe_literal_t *in,
+                           const lathe_type_t *rt, void *out, f64_fn f, i64_fn fi) {
   enum { MAX_OPERANDS = 16 };
   uint32_t n = op->num_operands;
   if (n == 0 || n > MAX_OPERANDS || rt->rank > LATHE_MAX_RANK) return false;
@@ -225,8 +242,6 @@ static bool eval_elementwise(const lathe_op_t *op, const lathe_literal_t *in,
     if (!in[j].type.dtype || in[j].type.rank > rt->rank) return false; /* absent operand */
     float_domain |= lathe_literal_float_domain(in[j].type.dtype);
   }
-  f64_fn f = scalar_fns[op->kind].f;
-  i64_fn fi = scalar_fns[op->kind].i;
   if (float_domain ? !f : !fi) return false;
   int64_t strides[MAX_OPERANDS][LATHE_MAX_RANK];
   for (uint32_t j = 0; j < n; ++j) lathe_fold_broadcast_strides(&in[j].type, rt, strides[j]);
@@ -258,6 +273,19 @@ static bool eval_elementwise(const lathe_op_t *op, const lathe_literal_t *in,
   return true;
 }
 
+static bool eval_elementwise(const lathe_op_t *op, const lathe_literal_t *in,
+                             const lathe_type_t *rt, void *out) {
+  return broadcast_eval(op, in, rt, out, scalar_fns[op->kind].f, scalar_fns[op->kind].i);
+}
+
+/* mod's function depends on its fmod attribute; floats need fmod = 1
+ * (lathe_verify_mod), so the double domain only ever truncates. */
+static bool eval_mod(const lathe_op_t *op, const lathe_literal_t *in, const lathe_type_t *rt,
+                     void *out) {
+  bool fmod_attr = lathe_op_attr_int(op, "fmod") == 1;
+  return broadcast_eval(op, in, rt, out, fmod_attr ? f_fmod : NULL, fmod_attr ? i_fmod : i_mod);
+}
+
 /* cast / cast_like: floats narrow by rounding, integers wrap, floats that do
  * not fit the target integer type are left unfolded (their value is
  * implementation-defined at run time too). */
@@ -287,6 +315,7 @@ static const lathe_fold_rule_t elementwise_rule = {eval_elementwise, true};
 
 static const lathe_fold_rule_t move_rules[LATHE_OP_KIND_COUNT] = {
     [LATHE_OP_CAST] = {eval_cast, true},
+    [LATHE_OP_MOD] = {eval_mod, true},
     [LATHE_OP_CAST_LIKE] = {eval_cast, true},
     [LATHE_OP_IDENTITY] = {lathe_fold_copy, true},
     [LATHE_OP_RESHAPE] = {lathe_fold_copy, true},

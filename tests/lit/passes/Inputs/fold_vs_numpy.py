@@ -90,7 +90,7 @@ def make_case(rng, i):
     shape = tuple(int(d) for d in rng.integers(1, 4, size=int(rng.integers(0, 4))))
     dtype = str(rng.choice(list(DTYPES)))
     kind = str(rng.choice(["binary", "compare", "unary", "where", "transpose", "concat", "slice",
-                           "gather", "cast"]))
+                           "gather", "cast", "mod"]))
     lines, ulps = [], 0
     x = random_array(rng, dtype, shape)
     if kind == "binary":
@@ -99,6 +99,13 @@ def make_case(rng, i):
         with np.errstate(all="ignore"):
             want, rdt = BINARY[op](x, y).astype(x.dtype), dtype
         lines += [const("a", x, dtype), const("b", y, dtype), "  %%r = %s %%a, %%b" % op]
+    elif kind == "mod":
+        # onnx.reference's Mod: np.fmod when fmod = 1 (floats need it), else np.mod.
+        fmod = 1 if dtype in FLOATS else int(rng.integers(0, 2))
+        y = random_array(rng, dtype, broadcast_partner(rng, shape), nonzero=True)
+        want, rdt = (np.fmod if fmod else np.mod)(x, y).astype(x.dtype), dtype
+        lines += [const("a", x, dtype), const("b", y, dtype),
+                  "  %%r = mod %%a, %%b {fmod = %d}" % fmod]
     elif kind == "compare":
         op = str(rng.choice(list(COMPARE)))
         y = random_array(rng, dtype, broadcast_partner(rng, shape))

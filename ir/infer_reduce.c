@@ -16,7 +16,11 @@ static void reduced_dims(const lathe_type_t *x, uint32_t mask, bool keepdims, ui
 }
 
 lathe_status_t lathe_infer_reduce(lathe_infer_ctx_t *ctx) {
-  LATHE_RETURN_IF_ERROR(lathe_infer_require_dtype(ctx, 0, LATHE_DTC_NUMERIC));
+  /* ONNX (opset 20) lets reduce_max / reduce_min take bools: any / all. */
+  lathe_op_kind_t k = ctx->op->kind;
+  bool logic = k == LATHE_OP_REDUCE_MAX || k == LATHE_OP_REDUCE_MIN;
+  LATHE_RETURN_IF_ERROR(
+      lathe_infer_require_dtype(ctx, 0, logic ? LATHE_DTC_ANY : LATHE_DTC_NUMERIC));
   const lathe_type_t *x = lathe_infer_operand_type(ctx, 0);
   uint32_t count, mask;
   LATHE_RETURN_IF_ERROR(lathe_infer_axes_attr(ctx->op, "axes", x->rank, &count, &mask));

@@ -122,6 +122,10 @@ static red_kind_t kind_of(lathe_op_kind_t k) {
 static lathe_status_t reduce_common(lower_ctx_t *c, const lathe_op_t *op, const red_t *r) {
   const lval_t *x = lv_operand(c, op, 0);
   lathe_dtype_t dtype = op->results[0].type.dtype, cd = compute_dtype(dtype);
+  /* Bools (reduce_max = any, reduce_min = all) accumulate as u8 0/1, where
+   * max and min are defined; the inits saturate to 0 and 255, and an empty
+   * reduce_min reads back as true, an empty reduce_max as false. */
+  if (dtype == LATHE_DTYPE_BOOL) cd = LATHE_DTYPE_U8;
   red_kind_t k = kind_of(op->kind);
   const lathe_kexpr_t *xi[LATHE_MAX_RANK], *ri[LATHE_MAX_RANK], *oi[LATHE_MAX_RANK];
   lathe_kdim_t fallback[LATHE_MAX_RANK], dims[LATHE_MAX_RANK];

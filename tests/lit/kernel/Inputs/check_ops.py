@@ -131,6 +131,13 @@ reduce("reduce_sum_square", lambda a, axis, keepdims: (a * a).sum(axis=axis, kee
 reduce("reduce_log_sum_exp", lambda a, axis, keepdims: np.log(np.exp(a).sum(axis=axis, keepdims=keepdims)),
        f32(4, 33, lo=-30, hi=30), [1], 1)
 reduce("reduce_sum", np.sum, f32(4, 0), [1], 0)
+# Bools (ONNX opset 20): reduce_max is any, reduce_min all; rows of all
+# true and all false so that both answers show up.
+B = rng.random((3, 17, 5)) < 0.9
+B[0], B[1, :, 0] = True, False
+for axes, keep in [([1], 0), ([0, 2], 1), ([], 0)]:
+    reduce("reduce_max", np.max, B, axes, keep)
+    reduce("reduce_min", np.min, B, axes, keep)
 ties = np.array([[1, 3, 3, 0], [2, 2, 1, 2], [0, 0, 0, 0]], np.float32)
 for op, fn in [("argmax", np.argmax), ("argmin", np.argmin)]:
     for last in [0, 1]:

@@ -77,6 +77,11 @@ typedef struct lathe_cuda_binary {
  * ... (+2 more errors)". */
 lathe_status_t lathe_cuda_nvrtc_compile(const lathe_cuda_source_t *source, int32_t arch,
                                         lathe_cuda_binary_t *out);
+/* The same for the virtual architecture compute_`arch`: PTX only (cubin NULL,
+ * cubin_size 0). Its PTX equals lathe_cuda_nvrtc_compile's, which is why the
+ * backend compiles once per architecture; the test that checks so calls it. */
+lathe_status_t lathe_cuda_nvrtc_compile_virtual(const lathe_cuda_source_t *source, int32_t arch,
+                                                lathe_cuda_binary_t *out);
 void lathe_cuda_binary_free(lathe_cuda_binary_t *binary);
 
 #endif

@@ -1,8 +1,11 @@
 /* NVRTC: a generated source to PTX and CUBIN for one architecture.
  *
  * One NVRTC program per call, compiled with --gpu-architecture=sm_NN, which
- * yields both the CUBIN and the PTX it came from (an sm_NN PTX targets
- * .target sm_NN; a newer GPU's driver can JIT it). The CUDA headers come from
+ * yields both the CUBIN and the PTX it came from. That PTX is byte for byte
+ * the PTX of a compute_NN (virtual architecture) build, `.target sm_NN`,
+ * which a newer GPU's driver can JIT: test_codegen_cuda_nvrtc compares the
+ * two (lathe_cuda_nvrtc_compile_virtual), so one compile per architecture
+ * gives the compute_NN PTX and the sm_NN CUBIN. The CUDA headers come from
  * the toolkit the build found (-I), since NVRTC 13 does not embed
  * cuda_fp16.h. Gotchas (docs/research: dependency-probes §2): the CUBIN size
  * of a compute_NN build is 0 with NVRTC_SUCCESS, so an empty CUBIN is an
@@ -35,6 +38,11 @@ lathe_status_t lathe_cuda_nvrtc_compile(const lathe_cuda_source_t *source, int32
                                         lathe_cuda_binary_t *out) {
   (void)source, (void)arch, (void)out;
   return lathe_status_make(LATHE_STATUS_UNSUPPORTED, "%s", LATHE_CUDA_UNAVAILABLE);
+}
+
+lathe_status_t lathe_cuda_nvrtc_compile_virtual(const lathe_cuda_source_t *source, int32_t arch,
+                                                lathe_cuda_binary_t *out) {
+  return lathe_cuda_nvrtc_compile(source, arch, out);
 }
 
 #else
@@ -86,13 +94,14 @@ static lathe_status_t compile_error(const lathe_cuda_source_t *s, const char *lo
   return kernel ? lathe_status_annotate(st, "kernel '%s'", kernel) : st;
 }
 
-lathe_status_t lathe_cuda_nvrtc_compile(const lathe_cuda_source_t *source, int32_t arch,
-                                        lathe_cuda_binary_t *out) {
+/* sm_NN (virtual false): PTX and CUBIN; compute_NN: PTX alone. */
+static lathe_status_t compile(const lathe_cuda_source_t *source, int32_t arch, bool virtual_arch,
+                              lathe_cuda_binary_t *out) {
   nvrtcProgram prog;
   nvrtcResult r = nvrtcCreateProgram(&prog, source->text, "lathe.cu", 0, NULL, NULL);
   if (r != NVRTC_SUCCESS) return nvrtc_error(r, "nvrtcCreateProgram", arch);
   char gpu[64];
-  snprintf(gpu, sizeof gpu, "--gpu-architecture=sm_%d", (int)arch);
+  snprintf(gpu, sizeof gpu, "--gpu-architecture=%s_%d", virtual_arch ? "compute" : "sm", (int)arch);
   const char *opts[] = {gpu, "--std=c++17", "-default-device", "-I" LATHE_CUDA_INCLUDE_DIR};
   r = nvrtcCompileProgram(prog, (int)(sizeof opts / sizeof opts[0]), opts);
   lathe_status_t st = NULL;
@@ -111,18 +120,19 @@ lathe_status_t lathe_cuda_nvrtc_compile(const lathe_cuda_source_t *source, int32
     st = nvrtc_error(r, "nvrtcGetPTXSize", arch);
   if (!st && (r = nvrtcGetCUBINSize(prog, &b.cubin_size)) != NVRTC_SUCCESS)
     st = nvrtc_error(r, "nvrtcGetCUBINSize", arch);
-  if (!st && (b.ptx_size == 0 || b.cubin_size == 0))
+  if (!st && virtual_arch) b.cubin_size = 0; /* 0 already: NVRTC makes none */
+  if (!st && (b.ptx_size == 0 || (b.cubin_size == 0 && !virtual_arch)))
     st = lathe_status_make(LATHE_STATUS_INTERNAL, "NVRTC (sm_%d): empty %s", (int)arch,
                            b.ptx_size ? "CUBIN" : "PTX");
   if (!st) {
     b.ptx = malloc(b.ptx_size + 1);
-    b.cubin = malloc(b.cubin_size);
-    if (!b.ptx || !b.cubin)
+    b.cubin = virtual_arch ? NULL : malloc(b.cubin_size);
+    if (!b.ptx || (!b.cubin && !virtual_arch))
       st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
   if (!st && (r = nvrtcGetPTX(prog, b.ptx)) != NVRTC_SUCCESS)
     st = nvrtc_error(r, "nvrtcGetPTX", arch);
-  if (!st && (r = nvrtcGetCUBIN(prog, b.cubin)) != NVRTC_SUCCESS)
+  if (!st && !virtual_arch && (r = nvrtcGetCUBIN(prog, b.cubin)) != NVRTC_SUCCESS)
     st = nvrtc_error(r, "nvrtcGetCUBIN", arch);
   nvrtcDestroyProgram(&prog);
   if (st) {
@@ -132,6 +142,16 @@ lathe_status_t lathe_cuda_nvrtc_compile(const lathe_cuda_source_t *source, int32
   b.ptx[b.ptx_size] = '\0';
   *out = b;
   return NULL;
+}
+
+lathe_status_t lathe_cuda_nvrtc_compile(const lathe_cuda_source_t *source, int32_t arch,
+                                        lathe_cuda_binary_t *out) {
+  return compile(source, arch, false, out);
+}
+
+lathe_status_t lathe_cuda_nvrtc_compile_virtual(const lathe_cuda_source_t *source, int32_t arch,
+                                                lathe_cuda_binary_t *out) {
+  return compile(source, arch, true, out);
 }
 
 #endif

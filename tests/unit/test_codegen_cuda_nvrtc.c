@@ -1,5 +1,6 @@
 /* The CUDA backend with NVRTC: generated sources compile for sm_80 and
- * sm_90 (PTX with the right target and entry points, CUBIN as ELF), a
+ * sm_90 (PTX with the right target and entry points, equal to the compute_80
+ * and compute_90 PTX; CUBIN as ELF), a
  * compile error names the kernel holding it, and the backend table writes
  * PTX and a shared library whose descriptor and CUDA table validate. A run
  * needs a GPU: without a driver it fails cleanly; with one (a GPU machine) the
@@ -80,6 +81,13 @@ static void test_archs(void **state) {
                                            "\x7f"
                                            "ELF",
                                            4) == 0);
+    /* The sm_NN build's PTX is the compute_NN PTX: one compile gives both. */
+    lathe_cuda_binary_t v;
+    OK(lathe_cuda_nvrtc_compile_virtual(s, arch, &v));
+    assert_int_equal(v.cubin_size, 0);
+    assert_null(v.cubin);
+    assert_string_equal(v.ptx, b.ptx);
+    lathe_cuda_binary_free(&v);
     lathe_cuda_binary_free(&b);
   }
   lathe_cuda_source_destroy(s);

@@ -83,6 +83,12 @@ lathe_status_t lathe_tensor_read(const char *path, lathe_rt_tensor_t *out_tensor
     lathe_npy_header_t h;
     st = lathe_npy_read(path, &h, &data);
     if (!st) st = adopt(path, h.dtype, h.rank, h.dims, data, h.num_bytes, out_tensor);
+    if (st && !ends_with(path, ".npy") && lathe_status_code(st) != LATHE_STATUS_IO_ERROR) {
+      /* neither name says what the file is: say what is expected */
+      lathe_status_free(st);
+      st = lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
+                             "%s: expected an ONNX TensorProto (.pb) or a NumPy array (.npy)", path);
+    }
   }
   free(data);
   return st;

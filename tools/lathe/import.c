@@ -24,8 +24,8 @@
 #include "cli.h"
 #include "frontend/frontend.h"
 #include "ir/text.h"
+#include "lathe/lathe.h"
 #include "passes/passes.h"
-#include "support/npy.h"
 
 static const char usage[] =
     "usage: lathe import MODEL.onnx [-o OUT.lir] [--weights OUT.safetensors]\n"
@@ -53,7 +53,7 @@ static const char usage[] =
 
 typedef struct {
   const char *model, *output, *weights;
-  int64_t inline_max; /* -1: not given */
+  int64_t inline_max;  /* -1: not given */
   char **const_inputs; /* NAME=FILE arguments, num_const_inputs of them */
   int num_const_inputs;
 } options_t;
@@ -123,8 +123,7 @@ static lathe_status_t abs_dir_of(const char *path, char *out /* PATH_MAX */) {
   else if (slash == path) snprintf(dir, sizeof dir, "/");
   else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
   if (!realpath(dir, out))
-    return lathe_status_make(LATHE_STATUS_IO_ERROR, "%s: directory '%s' does not exist", path,
-                             dir);
+    return lathe_status_make(LATHE_STATUS_IO_ERROR, "%s: directory '%s' does not exist", path, dir);
   return NULL;
 }
 
@@ -168,78 +167,53 @@ static const char *base_name(const char *path) {
 
 /* ---- --const-input --------------------------------------------------------- */
 
-static bool ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && !strcmp(s + n - m, suffix);
-}
-
-/* Reads "NAME=FILE" into *out; the data (malloc'd, never NULL) and dims
- * belong to the caller. */
-static lathe_status_t read_value(const char *arg, int64_t *dims, void **out_data,
+/* Reads "NAME=FILE" (.npy or TensorProto .pb, as lathe_tensor_read takes)
+ * into *out; *out_value owns the data, the caller frees both. */
+static lathe_status_t read_value(const char *arg, lathe_rt_tensor_t *out_value,
                                  lathe_onnx_const_input_t *out) {
   const char *eq = strchr(arg, '=');
-  const char *path = eq + 1;
-  lathe_onnx_const_input_t c = {.name = strndup(arg, (size_t)(eq - arg)), .source = path};
-  lathe_status_t st = NULL;
+  lathe_onnx_const_input_t c = {.name = strndup(arg, (size_t)(eq - arg)), .source = eq + 1};
   if (!c.name) return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-  if (ends_with(path, ".npy")) {
-    lathe_npy_header_t h;
-    st = lathe_npy_read(path, &h, out_data);
-    if (!st && h.rank > LATHE_MAX_RANK)
-      st = lathe_status_make(LATHE_STATUS_UNSUPPORTED, "%s: rank %u is above the maximum of %d",
-                             path, h.rank, LATHE_MAX_RANK);
-    if (st) *out_data = NULL;
-    if (!st) {
-      c.dtype = (lathe_dtype_t)h.dtype;
-      c.rank = h.rank;
-      memcpy(dims, h.dims, h.rank * sizeof *dims);
-      c.num_bytes = h.num_bytes;
-    }
-  } else if (ends_with(path, ".pb")) {
-    st = lathe_onnx_read_tensor_file(path, &c.dtype, &c.rank, dims, out_data, &c.num_bytes);
-  } else {
-    st = lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT,
-                           "%s: expected an ONNX TensorProto (.pb) or a NumPy array (.npy)", path);
-  }
+  lathe_status_t st = lathe_tensor_read(eq + 1, out_value);
   if (st) {
     free((char *)c.name);
     return lathe_status_annotate(st, "--const-input %.*s", (int)(eq - arg), arg);
   }
-  c.dims = dims;
-  c.data = *out_data;
+  c.dtype = (lathe_dtype_t)out_value->dtype; /* the codes are the IR's (test_dtype) */
+  c.rank = (uint32_t)out_value->rank;
+  c.dims = out_value->dims;
+  c.data = out_value->data;
+  c.num_bytes = out_value->byte_size;
   *out = c;
   return NULL;
 }
 
 typedef struct {
   lathe_onnx_const_input_t *inputs;
-  int64_t (*dims)[LATHE_MAX_RANK];
-  void **data;
+  lathe_rt_tensor_t *tensors; /* own the inputs' data and dims */
   int count;
 } values_t;
 
 static void values_free(values_t *v) {
   for (int i = 0; i < v->count; ++i) {
     free((char *)v->inputs[i].name);
-    free(v->data[i]);
+    lathe_tensor_free(&v->tensors[i]);
   }
   free(v->inputs);
-  free(v->dims);
-  free(v->data);
+  free(v->tensors);
 }
 
 static lathe_status_t read_values(const options_t *o, values_t *out) {
   int n = o->num_const_inputs;
   values_t v = {.inputs = calloc((size_t)n + 1, sizeof *v.inputs),
-                .dims = calloc((size_t)n + 1, sizeof *v.dims),
-                .data = calloc((size_t)n + 1, sizeof *v.data)};
-  if (!v.inputs || !v.dims || !v.data) {
+                .tensors = calloc((size_t)n + 1, sizeof *v.tensors)};
+  if (!v.inputs || !v.tensors) {
     values_free(&v);
     return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
   }
   for (; v.count < n; ++v.count) {
-    lathe_status_t st = read_value(o->const_inputs[v.count], v.dims[v.count], &v.data[v.count],
-                                   &v.inputs[v.count]);
+    lathe_status_t st =
+        read_value(o->const_inputs[v.count], &v.tensors[v.count], &v.inputs[v.count]);
     if (st) {
       values_free(&v);
       return st;
@@ -299,7 +273,9 @@ static lathe_status_t run(const options_t *o) {
     /* The importer reads 0 as "default" and a negative count as "never". */
     lathe_onnx_import_options_t opts = {
         .display_dir = lathe_strbuf_cstr(&model_dir),
-        .inline_max_elements = o->inline_max < 0 ? 0 : o->inline_max == 0 ? -1 : o->inline_max,
+        .inline_max_elements = o->inline_max < 0    ? 0
+                               : o->inline_max == 0 ? -1
+                                                    : o->inline_max,
         .const_inputs = values.inputs,
         .num_const_inputs = (size_t)values.count,
         .fold = lathe_fold_evaluate,

@@ -19,8 +19,9 @@
  *
  * Threading model: a pool may be shared by any number of contexts; a context
  * is used by one thread at a time; programs and weights tables are read-only
- * once built, so one compiled program runs from many threads at once, each
- * with its own context.
+ * once built (but for the data kernels derive from the weights, made once
+ * under a lock), so one compiled program runs from many threads at once,
+ * each with its own context.
  */
 #ifndef LATHE_RUNTIME_RUNTIME_H
 #define LATHE_RUNTIME_RUNTIME_H
@@ -126,7 +127,9 @@ uint64_t lathe_rt_context_arena_bytes(const lathe_rt_context_t *ctx);
 typedef struct lathe_rt_weights lathe_rt_weights_t;
 
 /* A table of `count` constant buffers, all unset. The caller owns it; once
- * filled it is read-only and may be shared by any number of threads. */
+ * filled it is read-only and may be shared by any number of threads. It
+ * also owns what kernels derive from the constants (packed GEMM weights,
+ * lathe_rt_functions_t.derived), freed with it. */
 lathe_status_t lathe_rt_weights_create(int32_t count, lathe_rt_weights_t **out_weights);
 /* Releases every file mapping the table holds. NULL is fine. */
 void lathe_rt_weights_destroy(lathe_rt_weights_t *weights);

@@ -24,7 +24,7 @@
  * are computed in full on the zero padding and stored in part.
  *
  * Tasks never ask for scratch (a task on the calling thread would invalidate
- * the packed B); A's block lives on the task's stack (<= 96 KB).
+ * the packed B); A's block lives on the task's stack (<= 132 KB).
  * Partial sums between K blocks live in C itself when C has the accumulator
  * dtype and the epilogue does not read C; otherwise in the calling thread's
  * scratch after the packed B. With K <= KC known at compile time there are none.
@@ -106,7 +106,9 @@ static bool plan(gemm_t *g) {
   bool many_regs = cg->target.num_vector_regs >= 32;
   g->MR = many_regs ? 12 : 6;
   g->KC = g->esize == 8 ? 128 : 256;
-  g->MC = g->MR * (many_regs ? 8 : 16); /* A block: MC x KC x esize = 96 KB */
+  /* A block: MC x KC x esize = 96 KB (AVX-512) or 132 KB (AVX2: 128 rows,
+   * a transformer's sequence, in one block), in L2 */
+  g->MC = g->MR * (many_regs ? 8 : 22);
   g->vt = LLVMVectorType(g->et, g->W);
   g->ep = LLVMPointerType(g->et, 0);
   const lathe_kgemm_t *gm = g->g;
@@ -127,13 +129,18 @@ static void load_sizes(gemm_t *g) {
   g->kpad = mul(g, g->kblocks, c64(g, g->KC));
 }
 
-/* Row blocks: as many as MC-row blocks would need, rounded up to a multiple
- * of the thread count, then evened out (a multiple of MR each), so that
- * threads get equal shares instead of one thread finishing a short last
- * block while the other idles. */
+/* Row blocks: as many as MC-row blocks would need. When that is at least
+ * the thread count, it is rounded up to a multiple of it, then the blocks
+ * are evened out (a multiple of MR each), so that threads get equal shares
+ * instead of one thread finishing a short last block while the other idles.
+ * Fewer rows than that (a batch of 64, a sequence of 128) stay in one block
+ * and the threads split the columns instead: each then streams only its
+ * part of B, once, where split rows would make every thread read all of B. */
 static void row_blocks(gemm_t *g, LLVMValueRef threads) {
   LLVMValueRef want = ceil_div(g, g->M, c64(g, g->MC));
-  want = mul(g, ceil_div(g, want, threads), threads);
+  LLVMValueRef rounded = mul(g, ceil_div(g, want, threads), threads);
+  want = LLVMBuildSelect(g->f->b, LLVMBuildICmp(g->f->b, LLVMIntSGE, want, threads, ""), rounded,
+                         want, "");
   LLVMValueRef mc = mul(g, ceil_div(g, ceil_div(g, g->M, want), c64(g, g->MR)), c64(g, g->MR));
   g->mc = smax(g, smin(g, mc, c64(g, g->MC)), c64(g, g->MR));
   g->mblocks = ceil_div(g, g->M, g->mc);

@@ -514,10 +514,14 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   gemm_t g = {.cg = cg, .k = k, .g = k->gemm};
   if (!plan(&g)) return NULL;
   const lathe_kgemm_t *gm = g.g;
-  LLVMValueRef pack_task = emit_pack_task(&g, symbol);
-  LLVMValueRef compute_task = emit_compute_task(&g, symbol);
-  LLVMValueRef gemv_task = cg_gemv_task(cg, k, symbol);
-  LLVMValueRef fill = prepackable(&g) ? emit_fill(&g, symbol, pack_task) : NULL;
+  /* A static M picks one path at compile time; the tasks of the other would
+   * only cost optimisation time before being dropped as dead. */
+  bool few_only = lathe_kdim_is_static(gm->m) && gm->m.size <= GEMV_M_MAX;
+  bool many_only = lathe_kdim_is_static(gm->m) && gm->m.size > GEMV_M_MAX;
+  LLVMValueRef pack_task = few_only ? NULL : emit_pack_task(&g, symbol);
+  LLVMValueRef compute_task = few_only ? NULL : emit_compute_task(&g, symbol);
+  LLVMValueRef gemv_task = many_only ? NULL : cg_gemv_task(cg, k, symbol);
+  LLVMValueRef fill = !few_only && prepackable(&g) ? emit_fill(&g, symbol, pack_task) : NULL;
   fn_t f;
   fn_begin(&f, cg, k, symbol, cg->kernel_t);
   LLVMSetLinkage(f.fn, LLVMInternalLinkage); /* reached through the descriptor only */
@@ -535,13 +539,21 @@ LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbo
   LLVMPositionBuilderAtEnd(f.b, work);
   set_slot(&g, CL_ARGS, LLVMBuildPtrToInt(f.b, f.args, cg->i64, ""));
   /* few rows: the streaming path of gemv.c */
-  LLVMBasicBlockRef few = fn_block(&f, "few"), many = fn_block(&f, "many");
-  LLVMBuildCondBr(f.b, LLVMBuildICmp(f.b, LLVMIntSLE, g.M, c64(&g, GEMV_M_MAX), ""), few, many);
-  LLVMPositionBuilderAtEnd(f.b, few);
-  fn_parallel_for(&f, c64(&g, 0), mul(&g, g.B, ceil_div(&g, g.N, c64(&g, GEMV_NCHUNK))), c64(&g, 1),
-                  gemv_task, g.cl);
-  LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
-  LLVMPositionBuilderAtEnd(f.b, many);
+  if (!many_only) {
+    LLVMBasicBlockRef few = fn_block(&f, "few"), many = fn_block(&f, "many");
+    LLVMValueRef is_few = LLVMBuildICmp(f.b, LLVMIntSLE, g.M, c64(&g, GEMV_M_MAX), "");
+    LLVMBuildCondBr(f.b, few_only ? LLVMConstInt(cg->i1, 1, 0) : is_few, few, many);
+    LLVMPositionBuilderAtEnd(f.b, few);
+    fn_parallel_for(&f, c64(&g, 0), mul(&g, g.B, ceil_div(&g, g.N, c64(&g, GEMV_NCHUNK))),
+                    c64(&g, 1), gemv_task, g.cl);
+    LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
+    LLVMPositionBuilderAtEnd(f.b, many);
+    if (few_only) { /* `many` is unreachable */
+      LLVMBuildUnreachable(f.b);
+      fn_end(&f);
+      return cg->error ? NULL : f.fn;
+    }
+  }
   LLVMValueRef threads = LLVMBuildSExt(
       f.b, LLVMBuildLoad2(f.b, cg->i32, LLVMBuildStructGEP2(f.b, cg->rt_t, f.rt, 1, ""), ""),
       cg->i64, "");

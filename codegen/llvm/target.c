@@ -17,22 +17,41 @@
  * the TargetMachine must be passed to it: without the target's cost model the
  * loop vectorizer does nothing (dependency-probes §1). Objects for shared
  * libraries need position-independent code, so every TargetMachine is RelocPIC.
+ *
+ * For looking into the backend, LATHE_LLVM_ARGS (e.g. "-time-passes") is
+ * handed to LLVM's command-line parser once per process, before the first
+ * compile: pass timings, remarks, debug switches.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <llvm-c/Support.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include "codegen/llvm/internal.h"
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+static void llvm_args(void) {
+  const char *env = getenv("LATHE_LLVM_ARGS");
+  if (!env || !*env) return;
+  static char buf[1024];
+  const char *argv[32] = {"lathe"};
+  int argc = 1;
+  snprintf(buf, sizeof buf, "%s", env);
+  for (char *save = NULL, *t = strtok_r(buf, " ", &save); t && argc < 32;
+       t = strtok_r(NULL, " ", &save))
+    argv[argc++] = t;
+  LLVMParseCommandLineOptions(argc, argv, "lathe: LLVM options from LATHE_LLVM_ARGS");
+}
+
 static void init_llvm(void) {
   LLVMInitializeNativeTarget();
   LLVMInitializeNativeAsmPrinter();
   LLVMInitializeNativeAsmParser();
+  llvm_args();
 }
 
 static bool valid_cpu_name(const char *s, size_t n) {

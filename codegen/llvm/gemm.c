@@ -15,6 +15,12 @@
  *            are few row blocks, so every thread gets work); per unit and K
  *            block, A's MC x KC block is packed into MR-row panels on the
  *            task's stack, then for every panel pair the micro-kernel runs
+ * A constant B (a weight) is packed once, on the first run, into the weights'
+ * derived data and the pack round is skipped after that. With one row block
+ * (M <= MC: a batch of 64, a sequence of 128) every unit would pack the same
+ * A block, so a third round packs A once, per batch entry and K block, into
+ * scratch, and the units read it from there. gemm_kernel.c holds the kernel
+ * function that runs these rounds and lays out the scratch.
  * The micro-kernel keeps an MR x NR tile of accumulators in vector registers:
  * per k, NR/W vector loads of the B panel, MR broadcasts of A, MR*NR/W fused
  * multiply-adds (llvm.fmuladd). The tile goes to a stack buffer; the tile
@@ -24,7 +30,7 @@
  * are computed in full on the zero padding and stored in part.
  *
  * Tasks never ask for scratch (a task on the calling thread would invalidate
- * the packed B); A's block lives on the task's stack (<= 132 KB).
+ * the packed B); a unit's own A block lives on the task's stack (<= 132 KB).
  * Partial sums between K blocks live in C itself when C has the accumulator
  * dtype and the epilogue does not read C; otherwise in the calling thread's
  * scratch after the packed B. With K <= KC known at compile time there are none.
@@ -41,39 +47,9 @@
 
 #include "codegen/llvm/gemm.h"
 
-/* Elements of packed B per group (16 MB of f32). */
-#define PACK_LIMIT (4 << 20)
-#define NC_MAX 4096
-
-enum {
-  CL_ARGS,
-  CL_BP,      /* the group's packed B (its first batch copy) */
-  CL_CSTRIDE, /* elements from one batch copy of packed B to the next */
-  CL_PP,
-  CL_B0,
-  CL_JC,
-  CL_NC,
-  CL_NPANELS,
-  CL_NU,
-  CL_NSUBS,
-  CL_MC,
-  CL_COUNT
-};
-
-static LLVMValueRef slot_ptr(gemm_t *g, LLVMBuilderRef b, int i) {
-  LLVMValueRef idx = c64(g, i);
-  return LLVMBuildInBoundsGEP2(b, g->cg->i64, g->cl, &idx, 1, "");
-}
-static LLVMValueRef get_slot(gemm_t *g, int i) {
-  return LLVMBuildLoad2(g->f->eb, g->cg->i64, slot_ptr(g, g->f->eb, i), "");
-}
-static void set_slot(gemm_t *g, int i, LLVMValueRef v) {
-  LLVMBuildStore(g->f->b, v, slot_ptr(g, g->f->b, i));
-}
-
 /* ---- the plan ---- */
 
-static bool plan(gemm_t *g) {
+bool cg_gemm_plan(gemm_t *g) {
   cg_t *cg = g->cg;
   g->acc = g->g->acc_dtype;
   switch (g->acc) {
@@ -119,7 +95,7 @@ static bool plan(gemm_t *g) {
   return true;
 }
 
-static void load_sizes(gemm_t *g) {
+void cg_gemm_load_sizes(gemm_t *g) {
   const lathe_kgemm_t *gm = g->g;
   g->B = fn_dim(g->f, gm->batch);
   g->M = fn_dim(g->f, gm->m);
@@ -136,7 +112,7 @@ static void load_sizes(gemm_t *g) {
  * Fewer rows than that (a batch of 64, a sequence of 128) stay in one block
  * and the threads split the columns instead: each then streams only its
  * part of B, once, where split rows would make every thread read all of B. */
-static void row_blocks(gemm_t *g, LLVMValueRef threads) {
+void cg_gemm_row_blocks(gemm_t *g, LLVMValueRef threads) {
   LLVMValueRef want = ceil_div(g, g->M, c64(g, g->MC));
   LLVMValueRef rounded = mul(g, ceil_div(g, want, threads), threads);
   want = LLVMBuildSelect(g->f->b, LLVMBuildICmp(g->f->b, LLVMIntSGE, want, threads, ""), rounded,
@@ -270,7 +246,7 @@ static void task_begin(gemm_t *g, fn_t *tf, const char *name) {
   LLVMValueRef args =
       LLVMBuildIntToPtr(tf->eb, get_slot(g, CL_ARGS), LLVMPointerType(cg->args_t, 0), "args");
   fn_load_args(tf, args);
-  load_sizes(g);
+  cg_gemm_load_sizes(g);
   g->bp = LLVMBuildIntToPtr(tf->eb, get_slot(g, CL_BP), g->ep, "bp");
   g->pp = LLVMBuildIntToPtr(tf->eb, get_slot(g, CL_PP), g->ep, "pp");
 }
@@ -281,7 +257,7 @@ static void task_end(gemm_t *g, fn_t *tf) {
 }
 
 /* Packs item i = (copy, K block, panel) of the group's B. */
-static LLVMValueRef emit_pack_task(gemm_t *g, const char *symbol) {
+LLVMValueRef cg_gemm_pack_task(gemm_t *g, const char *symbol) {
   const lathe_kgemm_t *gm = g->g;
   char name[512];
   snprintf(name, sizeof name, "%s.packb", symbol);
@@ -313,8 +289,52 @@ static LLVMValueRef emit_pack_task(gemm_t *g, const char *symbol) {
   return tf.fn;
 }
 
+/* Rows [m0, m0 + mc) of A's K block at p0 (kc deep), batch base abase,
+ * into MR-row panels at dst (panel r0 at dst + r0 * kc). */
+static void pack_a_block(gemm_t *g, LLVMValueRef dst, LLVMValueRef abase, LLVMValueRef m0,
+                         LLVMValueRef mc, LLVMValueRef p0, LLVMValueRef kc) {
+  const lathe_kgemm_t *gm = g->g;
+  loop_t lp;
+  fn_loop_begin(g->f, &lp, c64(g, 0), ceil_div(g, mc, c64(g, g->MR)), c64(g, 1), "packa");
+  LLVMValueRef r0 = mul(g, lp.iv, c64(g, g->MR)), rows = smin(g, c64(g, g->MR), sub(g, mc, r0));
+  LLVMValueRef adst = elem_ptr(g, dst, mul(g, r0, kc)), am = add(g, m0, r0);
+  if (gm->a.trans) /* A stored [K, M] */
+    pack_panel(g, gm->a.buffer, adst, g->MR, rows, kc, add(g, abase, add(g, mul(g, p0, g->M), am)),
+               c64(g, 1), g->M, false);
+  else /* A stored [M, K] */
+    pack_panel(g, gm->a.buffer, adst, g->MR, rows, kc, add(g, abase, add(g, mul(g, am, g->K), p0)),
+               g->K, c64(g, 1), true);
+  fn_loop_end(g->f, &lp);
+}
+
+static LLVMValueRef a_base(gemm_t *g, LLVMValueRef b) {
+  return g->g->a.broadcast ? c64(g, 0) : mul(g, b, mul(g, g->M, g->K));
+}
+
+/* Packs item i = (batch entry of the group, K block) of A, all M rows, at
+ * CL_AP + i * MC * KC: once for every compute unit when there is one row
+ * block (M <= MC), where each unit would otherwise pack the same block. */
+LLVMValueRef cg_gemm_packa_task(gemm_t *g, const char *symbol) {
+  char name[512];
+  snprintf(name, sizeof name, "%s.packa", symbol);
+  fn_t tf;
+  task_begin(g, &tf, name);
+  LLVMValueRef b0 = get_slot(g, CL_B0);
+  LLVMValueRef ap = LLVMBuildIntToPtr(tf.eb, get_slot(g, CL_AP), g->ep, "ap");
+  loop_t lu;
+  fn_loop_begin(&tf, &lu, LLVMGetParam(tf.fn, 1), LLVMGetParam(tf.fn, 2), c64(g, 1), "item");
+  LLVMValueRef bl = sdiv(g, lu.iv, g->kblocks), kb = srem(g, lu.iv, g->kblocks);
+  LLVMValueRef p0 = mul(g, kb, c64(g, g->KC));
+  LLVMValueRef kc = smax(g, smin(g, c64(g, g->KC), sub(g, g->K, p0)), c64(g, 0));
+  pack_a_block(g, elem_ptr(g, ap, mul(g, lu.iv, c64(g, g->MC * g->KC))), a_base(g, add(g, b0, bl)),
+               c64(g, 0), g->M, p0, kc);
+  fn_loop_end(&tf, &lu);
+  task_end(g, &tf);
+  return tf.fn;
+}
+
 /* Computes work unit u = (batch entry, row block, run of panels). */
-static LLVMValueRef emit_compute_task(gemm_t *g, const char *symbol) {
+LLVMValueRef cg_gemm_compute_task(gemm_t *g, const char *symbol) {
   cg_t *cg = g->cg;
   const lathe_kgemm_t *gm = g->g;
   char name[512];
@@ -331,31 +351,34 @@ static LLVMValueRef emit_compute_task(gemm_t *g, const char *symbol) {
   g->mc = get_slot(g, CL_MC);
   g->mblocks = ceil_div(g, g->M, g->mc);
   LLVMValueRef per_b = mul(g, g->mblocks, nsubs);
-  loop_t lu, lk, lp, lj, li;
+  LLVMValueRef stack_apack = g->apack;
+  loop_t lu, lk, lj, li;
   fn_loop_begin(&tf, &lu, LLVMGetParam(tf.fn, 1), LLVMGetParam(tf.fn, 2), c64(g, 1), "unit");
   LLVMValueRef bl = sdiv(g, lu.iv, per_b), r = srem(g, lu.iv, per_b);
   LLVMValueRef b = add(g, b0, bl);
   LLVMValueRef m0 = mul(g, sdiv(g, r, nsubs), g->mc);
   LLVMValueRef jr0 = mul(g, srem(g, r, nsubs), nu), jr1 = smin(g, add(g, jr0, nu), nc);
   LLVMValueRef mc = smin(g, g->mc, sub(g, g->M, m0));
-  LLVMValueRef abase = gm->a.broadcast ? c64(g, 0) : mul(g, b, mul(g, g->M, g->K));
+  LLVMValueRef abase = a_base(g, b);
   LLVMValueRef copy = gm->b.broadcast ? c64(g, 0) : bl;
   fn_loop_begin(&tf, &lk, c64(g, 0), g->kblocks, c64(g, 1), "kblock");
   LLVMValueRef p0 = mul(g, lk.iv, c64(g, g->KC));
   LLVMValueRef kc = smax(g, smin(g, c64(g, g->KC), sub(g, g->K, p0)), c64(g, 0));
   LLVMValueRef first = LLVMBuildICmp(tf.b, LLVMIntEQ, lk.iv, c64(g, 0), "first");
   LLVMValueRef last = LLVMBuildICmp(tf.b, LLVMIntEQ, lk.iv, sub(g, g->kblocks, c64(g, 1)), "last");
-  /* pack A's block, panel by panel */
-  fn_loop_begin(&tf, &lp, c64(g, 0), ceil_div(g, mc, c64(g, g->MR)), c64(g, 1), "packa");
-  LLVMValueRef r0 = mul(g, lp.iv, c64(g, g->MR)), rows = smin(g, c64(g, g->MR), sub(g, mc, r0));
-  LLVMValueRef adst = elem_ptr(g, g->apack, mul(g, r0, kc)), am = add(g, m0, r0);
-  if (gm->a.trans) /* A stored [K, M] */
-    pack_panel(g, gm->a.buffer, adst, g->MR, rows, kc, add(g, abase, add(g, mul(g, p0, g->M), am)),
-               c64(g, 1), g->M, false);
-  else /* A stored [M, K] */
-    pack_panel(g, gm->a.buffer, adst, g->MR, rows, kc, add(g, abase, add(g, mul(g, am, g->K), p0)),
-               g->K, c64(g, 1), true);
-  fn_loop_end(&tf, &lp);
+  /* A's block: packed once for all units (CL_AP), else here on the stack */
+  LLVMValueRef ap = get_slot(g, CL_AP);
+  LLVMValueRef shared = LLVMBuildICmp(tf.b, LLVMIntNE, ap, c64(g, 0), "");
+  LLVMValueRef ablock =
+      elem_ptr(g, LLVMBuildIntToPtr(tf.b, ap, g->ep, ""),
+               mul(g, add(g, mul(g, bl, g->kblocks), lk.iv), c64(g, g->MC * g->KC)));
+  LLVMBasicBlockRef own = fn_block(&tf, "packa.own"), packed = fn_block(&tf, "packa.done");
+  LLVMBuildCondBr(tf.b, shared, packed, own);
+  LLVMPositionBuilderAtEnd(tf.b, own);
+  pack_a_block(g, g->apack, abase, m0, mc, p0, kc);
+  LLVMBuildBr(tf.b, packed);
+  LLVMPositionBuilderAtEnd(tf.b, packed);
+  g->apack = LLVMBuildSelect(tf.b, shared, ablock, g->apack, "ablock");
   LLVMValueRef bsrc =
       elem_ptr(g, g->bp, add(g, mul(g, copy, get_slot(g, CL_CSTRIDE)), mul(g, p0, ncpad)));
   fn_loop_begin(&tf, &lj, jr0, jr1, c64(g, g->NR), "jr");
@@ -386,211 +409,10 @@ static LLVMValueRef emit_compute_task(gemm_t *g, const char *symbol) {
   LLVMPositionBuilderAtEnd(tf.b, tdone);
   fn_loop_end(&tf, &li);
   fn_loop_end(&tf, &lj);
+  g->apack = stack_apack;
   fn_loop_end(&tf, &lk);
   fn_loop_end(&tf, &lu);
   task_end(g, &tf);
   (void)cg;
   return tf.fn;
-}
-
-/* ---- the kernel ---- */
-
-/* Column groups of ncr columns (a multiple of NR) so that one packed copy of
- * B stays under PACK_LIMIT, and batch groups of nbg entries when B differs
- * per batch entry; npad is N rounded up to whole panels. */
-typedef struct groups {
-  LLVMValueRef ncr, nbg, npad, count_b;
-} groups_t;
-
-static groups_t group_sizes(gemm_t *g) {
-  const lathe_kgemm_t *gm = g->g;
-  groups_t s;
-  LLVMValueRef NR = c64(g, g->NR);
-  s.npad = mul(g, ceil_div(g, g->N, NR), NR);
-  LLVMValueRef ncr = mul(g, sdiv(g, sdiv(g, c64(g, PACK_LIMIT), g->kpad), NR), NR);
-  s.ncr = smin(g, smax(g, ncr, NR), c64(g, NC_MAX));
-  LLVMValueRef copy = mul(g, g->kpad, smin(g, s.ncr, s.npad));
-  s.nbg =
-      gm->b.broadcast ? g->B : smin(g, smax(g, sdiv(g, c64(g, PACK_LIMIT), copy), c64(g, 1)), g->B);
-  s.count_b = gm->b.broadcast ? c64(g, 1) : ceil_div(g, g->B, s.nbg);
-  return s;
-}
-
-/* The loops over groups. Per group: pack its B (when pack_task) and compute
- * its tiles (when compute_task, which needs g->mc and `threads`). With
- * `packed` (all of B, packed once: batch copies of kpad x npad, each column
- * group's panels at jc * kpad in its copy) each group points into it;
- * otherwise CL_BP already holds the scratch one group is packed into at a
- * time. */
-static void group_loops(gemm_t *g, const groups_t *s, LLVMValueRef packed, LLVMValueRef pack_task,
-                        LLVMValueRef compute_task, LLVMValueRef threads) {
-  const lathe_kgemm_t *gm = g->g;
-  fn_t *f = g->f;
-  LLVMValueRef NR = c64(g, g->NR);
-  loop_t lb, ln;
-  fn_loop_begin(f, &lb, c64(g, 0), s->count_b, c64(g, 1), "group.b");
-  LLVMValueRef b0 = gm->b.broadcast ? c64(g, 0) : mul(g, lb.iv, s->nbg);
-  LLVMValueRef nbh = gm->b.broadcast ? g->B : smin(g, s->nbg, sub(g, g->B, b0));
-  fn_loop_begin(f, &ln, c64(g, 0), g->N, s->ncr, "group.n");
-  LLVMValueRef nc = smin(g, s->ncr, sub(g, g->N, ln.iv));
-  LLVMValueRef npanels = ceil_div(g, nc, NR);
-  set_slot(g, CL_B0, b0);
-  set_slot(g, CL_JC, ln.iv);
-  set_slot(g, CL_NC, nc);
-  set_slot(g, CL_NPANELS, npanels);
-  if (packed) {
-    LLVMValueRef cstride = mul(g, g->kpad, s->npad);
-    LLVMValueRef at =
-        add(g, mul(g, gm->b.broadcast ? c64(g, 0) : b0, cstride), mul(g, ln.iv, g->kpad));
-    set_slot(g, CL_CSTRIDE, cstride);
-    set_slot(g, CL_BP, LLVMBuildPtrToInt(f->b, elem_ptr(g, packed, at), g->cg->i64, ""));
-  } else {
-    set_slot(g, CL_CSTRIDE, mul(g, g->kpad, mul(g, npanels, NR)));
-  }
-  if (pack_task) {
-    LLVMValueRef items = mul(g, gm->b.broadcast ? c64(g, 1) : nbh, mul(g, g->kblocks, npanels));
-    fn_parallel_for(f, c64(g, 0), items, c64(g, 1), pack_task, g->cl);
-  }
-  if (compute_task) {
-    /* split the columns when row blocks alone would leave threads idle */
-    LLVMValueRef units_m = mul(g, nbh, g->mblocks);
-    LLVMValueRef nsplit = ceil_div(g, mul(g, threads, c64(g, 2)), units_m);
-    nsplit = smin(g, smax(g, nsplit, c64(g, 1)), npanels);
-    LLVMValueRef nu = mul(g, ceil_div(g, npanels, nsplit), NR);
-    LLVMValueRef nsubs = ceil_div(g, nc, nu);
-    set_slot(g, CL_NU, nu);
-    set_slot(g, CL_NSUBS, nsubs);
-    fn_parallel_for(f, c64(g, 0), mul(g, units_m, nsubs), c64(g, 1), compute_task, g->cl);
-  }
-  fn_loop_end(f, &ln);
-  fn_loop_end(f, &lb);
-}
-
-/* B is a constant with static sizes: pack it once, the first time the
- * kernel runs, into a block the runtime keeps with the weights. */
-static bool prepackable(gemm_t *g) {
-  const lathe_kgemm_t *gm = g->g;
-  const lathe_kprogram_t *p = g->cg->p;
-  return p->buffers[cg_root(p, gm->b.buffer)]->role == LATHE_KBUF_CONST &&
-         lathe_kdim_is_static(gm->n) && lathe_kdim_is_static(gm->k) &&
-         (gm->b.broadcast || lathe_kdim_is_static(gm->batch));
-}
-
-/* void fill(closure, block): packs all of B into block (rt->derived's fill). */
-static LLVMValueRef emit_fill(gemm_t *g, const char *symbol, LLVMValueRef pack_task) {
-  cg_t *cg = g->cg;
-  char name[512];
-  snprintf(name, sizeof name, "%s.fillb", symbol);
-  fn_t ff;
-  fn_begin(&ff, cg, g->k, name, cg->fill_t);
-  LLVMSetLinkage(ff.fn, LLVMInternalLinkage);
-  g->f = &ff;
-  g->cl = LLVMBuildBitCast(ff.eb, LLVMGetParam(ff.fn, 0), cg->i64p, "cl");
-  LLVMValueRef args =
-      LLVMBuildIntToPtr(ff.eb, get_slot(g, CL_ARGS), LLVMPointerType(cg->args_t, 0), "args");
-  fn_load_args(&ff, args);
-  load_sizes(g);
-  groups_t s = group_sizes(g);
-  group_loops(g, &s, LLVMBuildBitCast(ff.b, LLVMGetParam(ff.fn, 1), g->ep, ""), pack_task, NULL,
-              NULL);
-  LLVMBuildRetVoid(ff.b);
-  fn_end(&ff);
-  return ff.fn;
-}
-
-/* Returns OUT_OF_MEMORY from the kernel when `ptr` is NULL; continues in a
- * new block otherwise. */
-static void oom_check(gemm_t *g, LLVMValueRef ptr) {
-  fn_t *f = g->f;
-  LLVMBasicBlockRef oom = fn_block(f, "oom"), go = fn_block(f, "go");
-  LLVMBuildCondBr(f->b, LLVMBuildIsNull(f->b, ptr, ""), oom, go);
-  LLVMPositionBuilderAtEnd(f->b, oom);
-  LLVMBuildRet(f->b, LLVMConstInt(g->cg->i32, LATHE_RT_KERNEL_OUT_OF_MEMORY, 0));
-  LLVMPositionBuilderAtEnd(f->b, go);
-}
-
-LLVMValueRef cg_gemm_kernel(cg_t *cg, const lathe_kernel_t *k, const char *symbol) {
-  if (!k->gemm) return cg_fail(cg, LATHE_STATUS_INTERNAL, "gemm kernel without a gemm");
-  gemm_t g = {.cg = cg, .k = k, .g = k->gemm};
-  if (!plan(&g)) return NULL;
-  const lathe_kgemm_t *gm = g.g;
-  /* A static M picks one path at compile time; the tasks of the other would
-   * only cost optimisation time before being dropped as dead. */
-  bool few_only = lathe_kdim_is_static(gm->m) && gm->m.size <= GEMV_M_MAX;
-  bool many_only = lathe_kdim_is_static(gm->m) && gm->m.size > GEMV_M_MAX;
-  LLVMValueRef pack_task = few_only ? NULL : emit_pack_task(&g, symbol);
-  LLVMValueRef compute_task = few_only ? NULL : emit_compute_task(&g, symbol);
-  LLVMValueRef gemv_task = many_only ? NULL : cg_gemv_task(cg, k, symbol);
-  LLVMValueRef fill = !few_only && prepackable(&g) ? emit_fill(&g, symbol, pack_task) : NULL;
-  fn_t f;
-  fn_begin(&f, cg, k, symbol, cg->kernel_t);
-  LLVMSetLinkage(f.fn, LLVMInternalLinkage); /* reached through the descriptor only */
-  g.f = &f;
-  fn_load_args(&f, LLVMGetParam(f.fn, 0));
-  load_sizes(&g);
-  g.cl = LLVMBuildBitCast(f.eb, fn_alloca(&f, LLVMArrayType(cg->i64, CL_COUNT), "closure"),
-                          cg->i64p, "");
-  LLVMBasicBlockRef work = fn_block(&f, "work"), none = fn_block(&f, "none");
-  LLVMValueRef empty =
-      LLVMBuildICmp(f.b, LLVMIntEQ, mul(&g, g.B, mul(&g, g.M, g.N)), c64(&g, 0), "");
-  LLVMBuildCondBr(f.b, empty, none, work);
-  LLVMPositionBuilderAtEnd(f.b, none);
-  LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
-  LLVMPositionBuilderAtEnd(f.b, work);
-  set_slot(&g, CL_ARGS, LLVMBuildPtrToInt(f.b, f.args, cg->i64, ""));
-  /* few rows: the streaming path of gemv.c */
-  if (!many_only) {
-    LLVMBasicBlockRef few = fn_block(&f, "few"), many = fn_block(&f, "many");
-    LLVMValueRef is_few = LLVMBuildICmp(f.b, LLVMIntSLE, g.M, c64(&g, GEMV_M_MAX), "");
-    LLVMBuildCondBr(f.b, few_only ? LLVMConstInt(cg->i1, 1, 0) : is_few, few, many);
-    LLVMPositionBuilderAtEnd(f.b, few);
-    fn_parallel_for(&f, c64(&g, 0), mul(&g, g.B, ceil_div(&g, g.N, c64(&g, GEMV_NCHUNK))),
-                    c64(&g, 1), gemv_task, g.cl);
-    LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
-    LLVMPositionBuilderAtEnd(f.b, many);
-    if (few_only) { /* `many` is unreachable */
-      LLVMBuildUnreachable(f.b);
-      fn_end(&f);
-      return cg->error ? NULL : f.fn;
-    }
-  }
-  LLVMValueRef threads = LLVMBuildSExt(
-      f.b, LLVMBuildLoad2(f.b, cg->i32, LLVMBuildStructGEP2(f.b, cg->rt_t, f.rt, 1, ""), ""),
-      cg->i64, "");
-  threads = smax(&g, threads, c64(&g, 1));
-  row_blocks(&g, threads);
-  set_slot(&g, CL_MC, g.mc);
-  groups_t s = group_sizes(&g);
-  LLVMValueRef ncr_eff = smin(&g, s.ncr, s.npad);
-  /* partial sums outside C: one group's rows x columns */
-  LLVMValueRef pelems =
-      g.need_partial && !g.partial_in_c ? mul(&g, mul(&g, s.nbg, g.M), ncr_eff) : c64(&g, 0);
-  if (fill) {
-    LLVMValueRef copies = gm->b.broadcast ? c64(&g, 1) : g.B;
-    LLVMValueRef bytes = mul(&g, mul(&g, copies, mul(&g, g.kpad, s.npad)), c64(&g, g.esize));
-    LLVMValueRef packed =
-        fn_derived(&f, k->index, fn_buffer(&f, cg_root(cg->p, gm->b.buffer)), bytes, fill, g.cl);
-    LLVMBasicBlockRef have = fn_block(&f, "prepacked"), per_run = fn_block(&f, "per_run");
-    LLVMBuildCondBr(f.b, LLVMBuildIsNull(f.b, packed, ""), per_run, have);
-    LLVMPositionBuilderAtEnd(f.b, have);
-    if (g.need_partial && !g.partial_in_c) {
-      LLVMValueRef raw = fn_scratch(&f, mul(&g, pelems, c64(&g, g.esize)));
-      oom_check(&g, raw);
-      set_slot(&g, CL_PP, LLVMBuildPtrToInt(f.b, raw, cg->i64, ""));
-    }
-    group_loops(&g, &s, LLVMBuildBitCast(f.b, packed, g.ep, ""), NULL, compute_task, threads);
-    LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
-    LLVMPositionBuilderAtEnd(f.b, per_run); /* no weights table, or out of memory */
-  }
-  LLVMValueRef copies = gm->b.broadcast ? c64(&g, 1) : s.nbg;
-  LLVMValueRef belems = mul(&g, copies, mul(&g, g.kpad, ncr_eff));
-  LLVMValueRef raw = fn_scratch(&f, mul(&g, add(&g, belems, pelems), c64(&g, g.esize)));
-  oom_check(&g, raw);
-  LLVMValueRef bp = LLVMBuildBitCast(f.b, raw, g.ep, "");
-  set_slot(&g, CL_BP, LLVMBuildPtrToInt(f.b, bp, cg->i64, ""));
-  set_slot(&g, CL_PP, LLVMBuildPtrToInt(f.b, elem_ptr(&g, bp, belems), cg->i64, ""));
-  group_loops(&g, &s, NULL, pack_task, compute_task, threads);
-  LLVMBuildRet(f.b, LLVMConstInt(cg->i32, 0, 0));
-  fn_end(&f);
-  return cg->error ? NULL : f.fn;
 }

@@ -1,5 +1,6 @@
-/* Internals shared by gemm.c (plan, packing, micro-kernel, tasks) and
- * gemm_store.c (tile stores, partial sums, epilogue); not an API. See
+/* Internals shared by gemm.c (plan, packing, micro-kernel, tasks),
+ * gemm_kernel.c (the kernel function: paths, groups, packed weights, scratch)
+ * and gemm_store.c (tile stores, partial sums, epilogue); not an API. See
  * gemm.c for the algorithm. */
 #ifndef LATHE_CODEGEN_LLVM_GEMM_H
 #define LATHE_CODEGEN_LLVM_GEMM_H
@@ -81,12 +82,57 @@ static inline LLVMValueRef store_s(gemm_t *g, LLVMValueRef v, LLVMValueRef ptr) 
   return s;
 }
 
+/* ---- the closure: i64 slots shared by the kernel and its tasks ---- */
+
+/* Elements of packed B per group (16 MB of f32). */
+#define PACK_LIMIT (4 << 20)
+#define NC_MAX 4096
+
+enum {
+  CL_ARGS,
+  CL_BP,      /* the group's packed B (its first batch copy) */
+  CL_CSTRIDE, /* elements from one batch copy of packed B to the next */
+  CL_PP,
+  CL_B0,
+  CL_JC,
+  CL_NC,
+  CL_NPANELS,
+  CL_NU,
+  CL_NSUBS,
+  CL_MC,
+  CL_AP, /* A packed once for every unit (one row block), or 0: each unit packs its own */
+  CL_COUNT
+};
+
+static inline LLVMValueRef slot_ptr(gemm_t *g, LLVMBuilderRef b, int i) {
+  LLVMValueRef idx = c64(g, i);
+  return LLVMBuildInBoundsGEP2(b, g->cg->i64, g->cl, &idx, 1, "");
+}
+static inline LLVMValueRef get_slot(gemm_t *g, int i) {
+  return LLVMBuildLoad2(g->f->eb, g->cg->i64, slot_ptr(g, g->f->eb, i), "");
+}
+static inline void set_slot(gemm_t *g, int i, LLVMValueRef v) {
+  LLVMBuildStore(g->f->b, v, slot_ptr(g, g->f->b, i));
+}
+
 /* Loops that run rarely (edges, padding) or cannot gain from vectorizing
  * stay plain: vectorized and unrolled, each would cost compile time and
  * code size for nothing. */
 static inline void quiet(gemm_t *g, LLVMValueRef latch_br) {
   cg_loop_hint(g->cg, latch_br, false, 0, true);
 }
+
+/* The plan (register tile, blocking) from the target; false after cg_fail. */
+bool cg_gemm_plan(gemm_t *g);
+/* Sizes of the current function (g->f): B, M, N, K, kblocks, kpad. */
+void cg_gemm_load_sizes(gemm_t *g);
+/* g->mc and g->mblocks for `threads` (i64). */
+void cg_gemm_row_blocks(gemm_t *g, LLVMValueRef threads);
+/* The tasks (gemm.c): B's panels per group, A's blocks once (one row block),
+ * the compute units. Each reads its sizes from the closure's slots. */
+LLVMValueRef cg_gemm_pack_task(gemm_t *g, const char *symbol);
+LLVMValueRef cg_gemm_packa_task(gemm_t *g, const char *symbol);
+LLVMValueRef cg_gemm_compute_task(gemm_t *g, const char *symbol);
 
 /* Tile stores (gemm_store.c). acc holds MR x NR/W vectors, row-major. */
 void gemm_acc_to_tile(gemm_t *g, const LLVMValueRef *acc);

@@ -12,6 +12,8 @@
  *              loops, register accumulators for reductions)
  *   gemm.c     GEMM kernels: packing, the register-blocked micro-kernel,
  *              blocking, parallel tiles (gemm.h: its internals)
+ *   gemm_kernel.c  the GEMM kernel function: paths, groups, weights packed
+ *              once (rt->derived), scratch layout
  *   gemm_store.c  GEMM tile stores: partial sums, the fused epilogue
  *   gemv.c     GEMM kernels with few rows: B streamed once, unpacked
  *   program.c  the lathe_rt_program_t descriptor as constant globals

@@ -181,7 +181,7 @@ static void serial_for(walk_t *w, __isl_keep isl_ast_node *node) {
   if (isl_ast_node_for_is_degenerate(node) == isl_bool_true) {
     gen_line(g, "{");
     g->indent++;
-    gen_line(g, "const long long %s = %s;", name, cu_isl_expr(w->g, init));
+    gen_line(g, "[[maybe_unused]] const long long %s = %s;", name, cu_isl_expr(w->g, init));
   } else {
     isl_ast_expr *cond = isl_ast_node_for_get_cond(node), *inc = isl_ast_node_for_get_inc(node);
     gen_line(g, "for (long long %s = %s; %s; %s += %s) {", name, cu_isl_expr(w->g, init),

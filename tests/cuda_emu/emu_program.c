@@ -1,6 +1,7 @@
-/* lathe_emu_check_program: a kernel program through codegen/cuda and the
+/* lathe_emu_check_program(s): kernel programs through codegen/cuda and the
  * emulator versus the reference interpreter (emu_program.h says what is
- * checked and how). The "device" side mirrors what runtime/cuda does on a
+ * checked and how), one program or a batch sharing one host compile (one
+ * program is a batch of one, compiled as generated). The "device" side mirrors what runtime/cuda does on a
  * GPU: one pointer table (views point at their root) and one param table
  * shared by every kernel, kernels launched in program order with the launch
  * table's sizes; only the memory is the emulator's guarded pages.
@@ -171,58 +172,129 @@ static lathe_status_t compare(const lathe_kprogram_t *p, const int64_t *params, 
   return NULL;
 }
 
-static lathe_status_t check(const lathe_kprogram_t *p, const int64_t *params,
-                            const void *const *inputs, void *const *want,
-                            const lathe_emu_check_opts_t *o, lathe_emu_check_report_t *r,
-                            lathe_cuda_source_t *src, lathe_emu_image_t **img, device_t *d) {
-  LATHE_RETURN_IF_ERROR(lathe_kprogram_run_reference(p, params, inputs, want, NULL, NULL));
-  LATHE_RETURN_IF_ERROR(lathe_emu_image_compile(src->text, !o->allow_warnings, img));
-  LATHE_RETURN_IF_ERROR(check_launches(src));
-  LATHE_RETURN_IF_ERROR(device_alloc(p, params, inputs, d));
+/* A case made ready to run: its params, the interpreter's outputs and its
+ * CUDA C (kernel symbols "<symbol>_<kernel>"). */
+typedef struct prepared {
+  int64_t *params;
+  void **want;
+  lathe_cuda_source_t *src;
+} prepared_t;
+
+static void release(const lathe_kprogram_t *p, prepared_t *c) {
+  for (uint32_t k = 0; c->want && k < p->num_outputs; ++k) free(c->want[k]);
+  free(c->want), free(c->params);
+  lathe_cuda_source_destroy(c->src);
+  *c = (prepared_t){0};
+}
+
+static lathe_status_t prepare(const lathe_emu_case_t *c, const char *symbol, prepared_t *out) {
+  const lathe_kprogram_t *p = c->program;
+  out->params = calloc(p->num_params + 1, sizeof *out->params);
+  out->want = calloc(p->num_outputs + 1, sizeof *out->want);
+  if (!out->params || !out->want)
+    return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  LATHE_RETURN_IF_ERROR(lathe_kprogram_bind_params(p, c->in_dims, out->params));
+  for (uint32_t k = 0; k < p->num_outputs; ++k) {
+    uint64_t bytes = 0;
+    LATHE_RETURN_IF_ERROR(lathe_kbuffer_num_bytes(p->buffers[p->outputs[k]], out->params, &bytes));
+    if (!(out->want[k] = calloc(bytes + 8, 1)))
+      return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  lathe_codegen_options_t gen;
+  lathe_codegen_options_init(&gen);
+  gen.program_symbol = symbol;
+  LATHE_RETURN_IF_ERROR(lathe_cuda_generate(p, &gen, &out->src));
+  LATHE_RETURN_IF_ERROR(
+      lathe_kprogram_run_reference(p, out->params, c->inputs, out->want, NULL, NULL));
+  return check_launches(out->src);
+}
+
+/* Runs a prepared case on its image under each requested order. */
+static lathe_status_t run_case(const lathe_emu_case_t *c, const prepared_t *pc,
+                               lathe_emu_image_t *img, lathe_emu_check_report_t *r) {
+  const lathe_kprogram_t *p = c->program;
+  const lathe_emu_check_opts_t *o = &c->opts;
+  r->num_kernels = pc->src->num_kernels, r->uses_wmma = pc->src->uses_wmma;
+  device_t d = {0};
+  lathe_status_t st = device_alloc(p, pc->params, c->inputs, &d);
   static const lathe_emu_order_t default_orders[] = {LATHE_EMU_ORDER_REVERSE,
                                                      LATHE_EMU_ORDER_RANDOM};
   uint32_t n = o->num_orders ? o->num_orders : 2;
-  for (uint32_t i = 0; i < n; ++i) {
+  for (uint32_t i = 0; !st && i < n; ++i) {
     lathe_emu_order_t order = o->num_orders ? o->orders[i] : default_orders[i];
-    device_repoison(p, d);
-    LATHE_RETURN_IF_ERROR(run_kernels(src, *img, d, params, order, 1 + i, &r->stats));
-    LATHE_RETURN_IF_ERROR(compare(p, params, want, d, o, order, &r->worst_abs));
+    device_repoison(p, &d);
+    st = run_kernels(pc->src, img, &d, pc->params, order, 1 + i, &r->stats);
+    if (!st) st = compare(p, pc->params, pc->want, &d, o, order, &r->worst_abs);
   }
-  return NULL;
+  if (d.ptr) device_free(p, &d);
+  return st;
+}
+
+/* One translation unit for a batch: each program in a namespace of its own
+ * (its helpers and kernels cannot clash; kernel symbols differ already). The
+ * headers the generated code includes are cuda_emu.h's stand-ins, guarded,
+ * so an #include inside a namespace adds nothing. */
+static char *batch_text(const prepared_t *pcs, uint32_t n) {
+  size_t size = 1;
+  for (uint32_t k = 0; k < n; ++k)
+    if (pcs[k].src) size += pcs[k].src->length + 64;
+  char *text = malloc(size), *at = text;
+  if (!text) return NULL;
+  *at = 0;
+  for (uint32_t k = 0; k < n; ++k)
+    if (pcs[k].src)
+      at += sprintf(at, "namespace lathe_emu_case%u {\n%s\n}\n", k, pcs[k].src->text);
+  return text;
+}
+
+lathe_status_t lathe_emu_check_programs(lathe_emu_case_t *cases, uint32_t n) {
+  prepared_t *pcs = calloc(n + 1, sizeof *pcs);
+  if (!pcs) return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  uint32_t ready = 0;
+  for (uint32_t k = 0; k < n; ++k) {
+    char symbol[48];
+    snprintf(symbol, sizeof symbol, "lathe_emu_case%u", k);
+    cases[k].report = (lathe_emu_check_report_t){0};
+    cases[k].status = prepare(&cases[k], n == 1 ? NULL : symbol, &pcs[k]);
+    if (cases[k].status) release(cases[k].program, &pcs[k]);
+    else ++ready;
+  }
+  /* One compile for the batch; when it fails, one per case, so the failure
+   * is named against its own program and the others still run. */
+  lathe_emu_image_t *shared = NULL;
+  lathe_status_t st = NULL;
+  if (ready > 1) {
+    char *text = batch_text(pcs, n);
+    if (!text) st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    lathe_status_t cst = st ? NULL : lathe_emu_image_compile(text, true, &shared);
+    lathe_status_free(cst);
+    free(text);
+  }
+  for (uint32_t k = 0; !st && k < n; ++k) {
+    if (!pcs[k].src) continue;
+    lathe_emu_image_t *img = shared;
+    if (!img)
+      cases[k].status = lathe_emu_image_compile(pcs[k].src->text, !cases[k].opts.allow_warnings, &img);
+    if (!cases[k].status) cases[k].status = run_case(&cases[k], &pcs[k], img, &cases[k].report);
+    if (img != shared) lathe_emu_image_destroy(img);
+  }
+  lathe_emu_image_destroy(shared);
+  for (uint32_t k = 0; k < n; ++k) release(cases[k].program, &pcs[k]);
+  free(pcs);
+  return st;
 }
 
 lathe_status_t lathe_emu_check_program(const lathe_kprogram_t *p, const int64_t *const *in_dims,
                                        const void *const *inputs, const lathe_emu_check_opts_t *opts,
                                        lathe_emu_check_report_t *out_report) {
-  lathe_emu_check_opts_t o = {.rel_tol = 1e-5, .abs_tol = 1e-6};
-  if (opts) o = *opts;
-  int64_t *params = calloc(p->num_params + 1, sizeof *params);
-  void **want = calloc(p->num_outputs + 1, sizeof *want);
-  if (!params || !want) {
-    free(params), free(want);
-    return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  lathe_emu_case_t c = {.program = p, .in_dims = in_dims, .inputs = inputs,
+                        .opts = {.rel_tol = 1e-5, .abs_tol = 1e-6}};
+  if (opts) c.opts = *opts;
+  lathe_status_t st = lathe_emu_check_programs(&c, 1);
+  if (st) {
+    lathe_status_free(c.status);
+    return st;
   }
-  lathe_status_t st = lathe_kprogram_bind_params(p, in_dims, params);
-  for (uint32_t k = 0; !st && k < p->num_outputs; ++k) {
-    uint64_t bytes = 0;
-    st = lathe_kbuffer_num_bytes(p->buffers[p->outputs[k]], params, &bytes);
-    if (!st && !(want[k] = calloc(bytes + 8, 1)))
-      st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-  }
-  lathe_cuda_source_t *src = NULL;
-  if (!st) st = lathe_cuda_generate(p, NULL, &src);
-  lathe_emu_image_t *img = NULL;
-  device_t d = {0};
-  lathe_emu_check_report_t r = {0};
-  if (!st) {
-    r.num_kernels = src->num_kernels, r.uses_wmma = src->uses_wmma;
-    st = check(p, params, inputs, want, &o, &r, src, &img, &d);
-  }
-  if (d.ptr) device_free(p, &d);
-  lathe_emu_image_destroy(img);
-  lathe_cuda_source_destroy(src);
-  for (uint32_t k = 0; k < p->num_outputs; ++k) free(want[k]);
-  free(want), free(params);
-  if (!st && out_report) *out_report = r;
-  return st;
+  if (!c.status && out_report) *out_report = c.report;
+  return c.status;
 }

@@ -17,6 +17,10 @@
  *
  * It also checks the launch table: blocks of 32..256 threads in multiples
  * of 32 and at most 48 KiB of static shared memory per kernel.
+ *
+ * lathe_emu_check_programs does the same for many programs with one host
+ * compile (the compile dominates a small program's check): a sweep over
+ * hundreds of one-op graphs (tests/lit/cuda_emu/ops-sweep.test) stays fast.
  */
 #ifndef LATHE_TESTS_CUDA_EMU_PROGRAM_H
 #define LATHE_TESTS_CUDA_EMU_PROGRAM_H
@@ -46,5 +50,24 @@ typedef struct lathe_emu_check_report {
 lathe_status_t lathe_emu_check_program(const lathe_kprogram_t *p, const int64_t *const *in_dims,
                                        const void *const *inputs, const lathe_emu_check_opts_t *opts,
                                        lathe_emu_check_report_t *out_report);
+
+/* One program of a batch: what lathe_emu_check_program takes, and what came
+ * of it (status NULL = it matched; the caller frees a status). */
+typedef struct lathe_emu_case {
+  const lathe_kprogram_t *program;
+  const int64_t *const *in_dims;
+  const void *const *inputs;
+  lathe_emu_check_opts_t opts;
+  lathe_status_t status;           /* out */
+  lathe_emu_check_report_t report; /* out */
+} lathe_emu_case_t;
+
+/* Checks `n` cases with one image: each program's CUDA C (kernel symbols
+ * "lathe_emu_case<k>_<kernel>") in a namespace of its own in one
+ * translation unit, compiled with warnings as errors. When that compile
+ * fails, each case is compiled on its own instead, so the error is named
+ * against its own program and the others still run. Each case's result is
+ * in its status; the return is a failure of the batch itself. */
+lathe_status_t lathe_emu_check_programs(lathe_emu_case_t *cases, uint32_t n);
 
 #endif

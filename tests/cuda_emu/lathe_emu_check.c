@@ -2,11 +2,14 @@
  * emulator, compared with the kernel-IR interpreter (emu_program.h). The lit
  * tests in tests/lit/cuda_emu drive it, one RUN line per shape and pipeline:
  *
- *   lathe-emu-check FILE.lir [--passes=P] [--dims=N=7,S=3] [--rtol=R] [--atol=A]
+ *   lathe-emu-check FILE.lir [IN.npy...] [--passes=P] [--dims=N=7,S=3] [--rtol=R] [--atol=A]
  *                   [--orders=reverse,random,forward] [--seed=K] [--scale=INPUT=F]...
  *                   [--expect-wmma] [--allow-warnings]
+ *   lathe-emu-check --batch=LIST
  *
- * Symbolic input dims take their values from --dims. Inputs are
+ * Given .npy files, those are the graph's inputs, in order (dtypes must
+ * match; symbolic dims take the arrays' sizes). Otherwise symbolic input dims
+ * take their values from --dims and inputs are
  * deterministic pseudo-random data from --seed: floats in [-2, 2) (times
  * the input's --scale factor: weights of a deep model want ~1/sqrt(fan_in),
  * or sharp softmaxes amplify f32 rounding past any fair tolerance), integers
@@ -15,6 +18,12 @@
  * and exits 0; any mismatch or failure is one line on stderr and exit 1.
  * With --write-inputs=DIR it only writes those inputs as DIR/in<k>.npy
  * (tests/gpu/run.sh feeds them to the GPU and the CPU backend).
+ *
+ * --batch=LIST checks many graphs with one host compile
+ * (lathe_emu_check_programs): each line of LIST that is not blank or a '#'
+ * comment holds one check's arguments as above, separated by spaces. Each
+ * prints one line on stdout, "ok FILE: emulated CUDA matches ..." or
+ * "FAIL FILE: [LOCATION: ]MESSAGE"; the exit code is 1 when any failed.
  */
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +37,8 @@
 #include "tests/cuda_emu/emu_program.h"
 
 #define MAX_DIMS 16
+#define MAX_INPUTS 64
+#define MAX_LINE 8192
 
 typedef struct options {
   const char *path, *passes;
@@ -41,6 +52,9 @@ typedef struct options {
   double scale_values[MAX_DIMS];
   uint32_t num_scales;
   const char *write_inputs; /* a folder: write in<k>.npy and stop */
+  const char *npy[MAX_INPUTS]; /* input arrays, in order */
+  uint32_t num_npy;
+  const char *batch;
 } options_t;
 
 static lathe_status_t parse_dims(options_t *o, const char *text) {
@@ -102,10 +116,13 @@ static lathe_status_t parse_args(int argc, char **argv, options_t *o) {
     else if (!strncmp(a, "--write-inputs=", 15)) o->write_inputs = a + 15;
     else if (!strcmp(a, "--expect-wmma")) o->expect_wmma = true;
     else if (!strcmp(a, "--allow-warnings")) o->check.allow_warnings = true;
+    else if (!strncmp(a, "--batch=", 8)) o->batch = a + 8;
     else if (a[0] == '-') return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "unknown option '%s'", a);
-    else o->path = a;
+    else if (!o->path) o->path = a;
+    else if (o->num_npy < MAX_INPUTS) o->npy[o->num_npy++] = a;
+    else return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "more than %d input arrays", MAX_INPUTS);
   }
-  if (!o->path) return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "usage: lathe-emu-check FILE.lir [options]");
+  if (!o->path && !o->batch) return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "usage: lathe-emu-check FILE.lir [options]");
   return NULL;
 }
 
@@ -155,72 +172,232 @@ static void fill(lathe_dtype_t t, void *data, int64_t n, uint32_t seed, float sc
   }
 }
 
-static lathe_status_t run(const options_t *o, lathe_module_t *m) {
-  const lathe_graph_t *g = lathe_module_first_graph(m);
-  if (!g) return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "%s has no graph", o->path);
-  lathe_kprogram_t *p = NULL;
-  LATHE_RETURN_IF_ERROR(lathe_kernel_lower_graph(g, &p));
-  uint32_t n = g->num_inputs;
-  int64_t(*dims)[LATHE_MAX_RANK] = calloc(n + 1, sizeof *dims);
-  const int64_t **dim_ptrs = calloc(n + 1, sizeof *dim_ptrs);
-  void **data = calloc(n + 1, sizeof *data);
-  lathe_status_t st = (!dims || !dim_ptrs || !data)
-                          ? lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory")
-                          : NULL;
-  for (uint32_t k = 0; !st && k < n; ++k) {
-    const lathe_value_t *v = g->inputs[k];
-    int64_t count = 1;
-    for (uint32_t d = 0; !st && d < v->type.rank; ++d) {
-      st = dim_value(o, v->type.dims[d], v->name ? v->name : "?", &dims[k][d]);
-      count *= st ? 1 : dims[k][d];
-    }
-    dim_ptrs[k] = dims[k];
-    size_t bytes = (size_t)((count * lathe_dtype_bits(v->type.dtype) + 7) / 8);
-    if (!st && !(data[k] = calloc(bytes + 8, 1)))
-      st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-    if (!st) fill(v->type.dtype, data[k], count, o->seed + k, (float)input_scale(o, v->name));
+/* One check made ready: its graph lowered, its inputs made or read. */
+typedef struct loaded {
+  lathe_module_t *m;
+  lathe_kprogram_t *p;
+  const lathe_graph_t *g;
+  int64_t (*dims)[LATHE_MAX_RANK];
+  const int64_t **dim_ptrs;
+  void **data;
+} loaded_t;
+
+static void unload(loaded_t *l) {
+  for (uint32_t k = 0; l->data && l->g && k < l->g->num_inputs; ++k) free(l->data[k]);
+  free(l->data), free(l->dim_ptrs), free(l->dims);
+  lathe_kprogram_destroy(l->p);
+  lathe_module_destroy(l->m);
+  *l = (loaded_t){0};
+}
+
+/* Input k from its .npy file: dtype, rank and static dims must be the
+ * graph's; symbolic dims take the array's sizes. */
+static lathe_status_t read_input(const char *path, const lathe_value_t *v, int64_t *dims, void **out) {
+  lathe_npy_header_t h;
+  LATHE_RETURN_IF_ERROR(lathe_npy_read(path, &h, out));
+  if (h.dtype != (int32_t)v->type.dtype || h.rank != v->type.rank)
+    return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "%s: a rank-%u %s array for input '%s' (rank %u %s)",
+                             path, h.rank, lathe_dtype_name((lathe_dtype_t)h.dtype), v->name ? v->name : "?",
+                             v->type.rank, lathe_dtype_name(v->type.dtype));
+  for (uint32_t d = 0; d < h.rank; ++d) {
+    if (lathe_dim_is_static(v->type.dims[d]) && v->type.dims[d].size != h.dims[d])
+      return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "%s: dim %u is %lld, input '%s' has %lld", path,
+                               d, (long long)h.dims[d], v->name ? v->name : "?",
+                               (long long)v->type.dims[d].size);
+    dims[d] = h.dims[d];
   }
-  for (uint32_t k = 0; !st && o->write_inputs && k < n; ++k) {
-    const lathe_value_t *v = g->inputs[k];
+  return NULL;
+}
+
+static lathe_status_t make_inputs(const options_t *o, loaded_t *l) {
+  uint32_t n = l->g->num_inputs;
+  if (o->num_npy && o->num_npy != n)
+    return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "%u input arrays for the %u inputs of '%s'",
+                             o->num_npy, n, l->g->name);
+  l->dims = calloc(n + 1, sizeof *l->dims);
+  l->dim_ptrs = calloc(n + 1, sizeof *l->dim_ptrs);
+  l->data = calloc(n + 1, sizeof *l->data);
+  if (!l->dims || !l->dim_ptrs || !l->data)
+    return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  for (uint32_t k = 0; k < n; ++k) {
+    const lathe_value_t *v = l->g->inputs[k];
+    l->dim_ptrs[k] = l->dims[k];
+    if (o->num_npy) {
+      LATHE_RETURN_IF_ERROR(read_input(o->npy[k], v, l->dims[k], &l->data[k]));
+      continue;
+    }
     int64_t count = 1;
-    for (uint32_t d = 0; d < v->type.rank; ++d) count *= dims[k][d];
+    for (uint32_t d = 0; d < v->type.rank; ++d) {
+      LATHE_RETURN_IF_ERROR(dim_value(o, v->type.dims[d], v->name ? v->name : "?", &l->dims[k][d]));
+      count *= l->dims[k][d];
+    }
+    size_t bytes = (size_t)((count * lathe_dtype_bits(v->type.dtype) + 7) / 8);
+    if (!(l->data[k] = calloc(bytes + 8, 1)))
+      return lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    fill(v->type.dtype, l->data[k], count, o->seed + k, (float)input_scale(o, v->name));
+  }
+  return NULL;
+}
+
+static lathe_status_t load(const options_t *o, loaded_t *l) {
+  lathe_pipeline_t *pl = NULL;
+  LATHE_RETURN_IF_ERROR(lathe_module_parse_file(o->path, NULL, &l->m));
+  lathe_status_t st = lathe_pipeline_parse(o->passes ? o->passes : "", &pl);
+  if (!st) st = lathe_pipeline_run(pl, l->m, NULL);
+  lathe_pipeline_destroy(pl);
+  LATHE_RETURN_IF_ERROR(st);
+  if (!(l->g = lathe_module_first_graph(l->m)))
+    return lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "%s has no graph", o->path);
+  LATHE_RETURN_IF_ERROR(lathe_kernel_lower_graph(l->g, &l->p));
+  return make_inputs(o, l);
+}
+
+static lathe_status_t write_inputs(const options_t *o, const loaded_t *l) {
+  for (uint32_t k = 0; k < l->g->num_inputs; ++k) {
+    const lathe_value_t *v = l->g->inputs[k];
+    int64_t count = 1;
+    for (uint32_t d = 0; d < v->type.rank; ++d) count *= l->dims[k][d];
     char path[600];
     snprintf(path, sizeof path, "%s/in%u.npy", o->write_inputs, k);
-    st = lathe_npy_write(path, (int32_t)v->type.dtype, v->type.rank, dims[k], data[k],
-                         (uint64_t)((count * lathe_dtype_bits(v->type.dtype) + 7) / 8));
+    LATHE_RETURN_IF_ERROR(lathe_npy_write(path, (int32_t)v->type.dtype, v->type.rank, l->dims[k], l->data[k],
+                                          (uint64_t)((count * lathe_dtype_bits(v->type.dtype) + 7) / 8)));
   }
+  printf("wrote %u inputs of %s to %s\n", l->g->num_inputs, l->g->name, o->write_inputs);
+  return NULL;
+}
+
+static lathe_status_t check_wmma(const options_t *o, const loaded_t *l, const lathe_emu_check_report_t *r) {
+  if (o->expect_wmma && !r->uses_wmma)
+    return lathe_status_make(LATHE_STATUS_INTERNAL, "--expect-wmma: no GEMM of '%s' ran on tensor cores",
+                             l->g->name);
+  return NULL;
+}
+
+static void print_match(const loaded_t *l, const lathe_emu_check_report_t *r) {
+  printf("emulated CUDA matches the interpreter: %s, %u kernels%s, worst abs error %.3g, "
+         "%llu blocks, %llu barriers, %llu warp collectives\n",
+         l->g->name, r->num_kernels, r->uses_wmma ? " (wmma)" : "", r->worst_abs,
+         (unsigned long long)r->stats.blocks, (unsigned long long)r->stats.barriers,
+         (unsigned long long)r->stats.shuffles);
+}
+
+static lathe_status_t run_one(const options_t *o) {
+  loaded_t l = {0};
   lathe_emu_check_report_t r = {0};
-  if (!st && o->write_inputs) printf("wrote %u inputs of %s to %s\n", n, g->name, o->write_inputs);
-  else if (!st) st = lathe_emu_check_program(p, dim_ptrs, (const void *const *)data, &o->check, &r);
-  if (!st && !o->write_inputs && o->expect_wmma && !r.uses_wmma)
-    st = lathe_status_make(LATHE_STATUS_INTERNAL, "--expect-wmma: no GEMM of '%s' ran on tensor cores", g->name);
-  if (!st && !o->write_inputs)
-    printf("emulated CUDA matches the interpreter: %s, %u kernels%s, worst abs error %.3g, "
-           "%llu blocks, %llu barriers, %llu warp collectives\n",
-           g->name, r.num_kernels, r.uses_wmma ? " (wmma)" : "", r.worst_abs,
-           (unsigned long long)r.stats.blocks, (unsigned long long)r.stats.barriers,
-           (unsigned long long)r.stats.shuffles);
-  for (uint32_t k = 0; data && k < n; ++k) free(data[k]);
-  free(data), free(dim_ptrs), free(dims);
-  lathe_kprogram_destroy(p);
+  lathe_status_t st = load(o, &l);
+  if (!st && o->write_inputs) st = write_inputs(o, &l);
+  else if (!st) st = lathe_emu_check_program(l.p, l.dim_ptrs, (const void *const *)l.data, &o->check, &r);
+  if (!st && !o->write_inputs) st = check_wmma(o, &l, &r);
+  if (!st && !o->write_inputs) print_match(&l, &r);
+  unload(&l);
+  return st;
+}
+
+/* A batch: every line's check loaded, then all checked with one compile. */
+typedef struct batch {
+  uint32_t n;
+  char **lines; /* the options point into these */
+  options_t *opts;
+  loaded_t *loaded;
+  lathe_emu_case_t *cases;
+} batch_t;
+
+static lathe_status_t batch_read(const char *list, batch_t *b) {
+  FILE *f = fopen(list, "r");
+  if (!f) return lathe_status_make(LATHE_STATUS_IO_ERROR, "--batch: cannot open '%s'", list);
+  char line[MAX_LINE];
+  uint32_t cap = 0;
+  lathe_status_t st = NULL;
+  while (!st && fgets(line, sizeof line, f)) {
+    const char *first = line + strspn(line, " \t\r\n");
+    if (!*first || *first == '#') continue;
+    if (b->n == cap) {
+      cap = cap ? 2 * cap : 64;
+      char **lines = realloc(b->lines, cap * sizeof *lines);
+      if (lines) b->lines = lines;
+      options_t *opts = lines ? realloc(b->opts, cap * sizeof *opts) : NULL;
+      if (opts) b->opts = opts;
+      if (!lines || !opts) st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    if (!st && !(b->lines[b->n] = strdup(line)))
+      st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    if (st) break;
+    char *argv[2 * MAX_INPUTS + 16] = {"lathe-emu-check"};
+    int argc = 1;
+    for (char *tok = strtok(b->lines[b->n++], " \t\r\n"); tok && argc < (int)(sizeof argv / sizeof *argv);
+         tok = strtok(NULL, " \t\r\n"))
+      argv[argc++] = tok;
+    b->opts[b->n - 1] = (options_t){0};
+    st = parse_args(argc, argv, &b->opts[b->n - 1]);
+    if (!st && (b->opts[b->n - 1].batch || b->opts[b->n - 1].write_inputs || !b->opts[b->n - 1].path))
+      st = lathe_status_make(LATHE_STATUS_INVALID_ARGUMENT, "--batch: a line needs FILE.lir, and no --batch "
+                                                            "or --write-inputs: %s", first);
+  }
+  fclose(f);
+  return st;
+}
+
+static lathe_status_t run_batch(const char *list, bool *out_all_ok) {
+  batch_t b = {0};
+  lathe_status_t st = batch_read(list, &b);
+  if (!st) {
+    b.loaded = calloc(b.n + 1, sizeof *b.loaded);
+    b.cases = calloc(b.n + 1, sizeof *b.cases);
+    if (!b.loaded || !b.cases) st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  uint32_t ready = 0;
+  uint32_t *which = st ? NULL : calloc(b.n + 1, sizeof *which); /* cases[i] is line which[i] */
+  if (!st && !which) st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  lathe_status_t *failed = st ? NULL : calloc(b.n + 1, sizeof *failed);
+  if (!st && !failed) st = lathe_status_make(LATHE_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+  for (uint32_t i = 0; !st && i < b.n; ++i) {
+    failed[i] = load(&b.opts[i], &b.loaded[i]);
+    if (failed[i]) continue;
+    b.cases[ready] = (lathe_emu_case_t){.program = b.loaded[i].p, .in_dims = b.loaded[i].dim_ptrs,
+                                        .inputs = (const void *const *)b.loaded[i].data, .opts = b.opts[i].check};
+    which[ready++] = i;
+  }
+  if (!st) st = lathe_emu_check_programs(b.cases, ready);
+  for (uint32_t k = 0; !st && k < ready; ++k) {
+    uint32_t i = which[k];
+    failed[i] = b.cases[k].status;
+    b.cases[k].status = NULL;
+  }
+  *out_all_ok = !st;
+  for (uint32_t i = 0; !st && i < b.n; ++i) {
+    lathe_emu_check_report_t r = {0};
+    for (uint32_t k = 0; k < ready; ++k)
+      if (which[k] == i) r = b.cases[k].report;
+    if (!failed[i]) failed[i] = check_wmma(&b.opts[i], &b.loaded[i], &r);
+    if (!failed[i]) {
+      printf("ok %s: ", b.opts[i].path);
+      print_match(&b.loaded[i], &r);
+    } else {
+      const char *where = lathe_status_location(failed[i]);
+      printf("FAIL %s: %s%s%s\n", b.opts[i].path, where ? where : "", where ? ": " : "",
+             lathe_status_message(failed[i]));
+      *out_all_ok = false;
+    }
+  }
+  for (uint32_t i = 0; i < b.n; ++i) {
+    if (failed) lathe_status_free(failed[i]);
+    if (b.loaded) unload(&b.loaded[i]);
+    free(b.lines[i]);
+  }
+  for (uint32_t k = 0; b.cases && k < ready; ++k) lathe_status_free(b.cases[k].status);
+  free(failed), free(which), free(b.cases), free(b.loaded), free(b.opts), free(b.lines);
   return st;
 }
 
 int main(int argc, char **argv) {
   options_t o = {0};
+  bool all_ok = true;
   lathe_status_t st = parse_args(argc, argv, &o);
-  lathe_module_t *m = NULL;
-  lathe_pipeline_t *pl = NULL;
-  if (!st) st = lathe_module_parse_file(o.path, NULL, &m);
-  if (!st) st = lathe_pipeline_parse(o.passes ? o.passes : "", &pl);
-  if (!st) st = lathe_pipeline_run(pl, m, NULL);
-  if (!st) st = run(&o, m);
-  lathe_pipeline_destroy(pl);
-  lathe_module_destroy(m);
+  if (!st) st = o.batch ? run_batch(o.batch, &all_ok) : run_one(&o);
   if (st) {
     lathe_status_print(stderr, "lathe-emu-check", st);
     lathe_status_free(st);
     return 1;
   }
-  return 0;
+  return all_ok ? 0 : 1;
 }

@@ -3,50 +3,40 @@ cuda target to PTX and assembled by ptxas: the generated CUDA C must get
 through NVRTC and the PTX through ptxas for every kernel the lowering makes.
 The graphs are the CASES of tests/lit/kernel/Inputs/check_ops.py (every
 lowered op family on edge shapes and dtypes), or of the module --cases names
-(check_ops_ref: the ops with the trickiest ONNX semantics).
+(check_ops_ref: the ops with the trickiest ONNX semantics), written by
+op_cases.py, which tests/lit/cuda_emu/Inputs/emu_ops.py shares.
 
 usage: ptxas_ops.py [--cases=MODULE] OUTDIR LATHE PTXAS ARCH [ARCH...]
 Prints one line per failure and "ptxas: K of N cases assemble (U not
 lowered)": a graph the lowering refuses ("unsupported op", an op without a
 kernel lowering yet) is the lowering's business, counted apart.
 """
-import importlib
 import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "kernel", "Inputs"))
-from graphs import Graph  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+from op_cases import NOT_LOWERED, cases_option, write_cases  # noqa: E402
 
 
 def main():
     args = sys.argv[1:]
-    module = "check_ops"
-    if args and args[0].startswith("--cases="):
-        module = args.pop(0)[len("--cases="):]
-    CASES = importlib.import_module(module).CASES
+    cases = cases_option(args)
     outdir, lathe, ptxas, archs = args[0], args[1], args[2], args[3:]
-    os.makedirs(outdir, exist_ok=True)
     ok = skipped = 0
-    for k, (name, inputs, build) in enumerate(CASES):
-        g = Graph("case%d" % k)
-        vals = [g.input("in%d" % i, a) for i, a in enumerate(inputs)]
-        out = build(g, vals)
-        g.output(*(out if isinstance(out, list) else [out]))
-        base = os.path.join(outdir, "case%d" % k)
-        with open(base + ".lir", "w") as f:
-            f.write(g.text())
+    for case in write_cases(cases, outdir):
+        base = case.lir[:-len(".lir")]
         good, lowered = True, True
         for arch in archs:
             ptx = "%s.%s.ptx" % (base, arch)
-            for cmd in ([lathe, "compile", base + ".lir", "--target", "cuda:" + arch, "--emit=ptx", "-o", ptx],
+            for cmd in ([lathe, "compile", case.lir, "--target", "cuda:" + arch, "--emit=ptx", "-o", ptx],
                         [ptxas, "-arch=" + arch, ptx, "-o", os.devnull]):
                 r = subprocess.run(cmd, capture_output=True, text=True)
-                if r.returncode and "unsupported op" in r.stderr:
+                if r.returncode and NOT_LOWERED in r.stderr:
                     lowered = False
                     break
                 if r.returncode:
-                    print("FAIL %s (%s, %s): %s" % (name, arch, os.path.basename(cmd[0]),
+                    print("FAIL %s (%s, %s): %s" % (case.name, arch, os.path.basename(cmd[0]),
                                                     (r.stderr or r.stdout).strip().splitlines()[:1]))
                     good = False
                     break
@@ -54,8 +44,8 @@ def main():
                 break
         ok += good and lowered
         skipped += not lowered
-    print("ptxas: %d of %d cases assemble (%d not lowered)" % (ok, len(CASES) - skipped, skipped))
-    return 0 if ok + skipped == len(CASES) else 1
+    print("ptxas: %d of %d cases assemble (%d not lowered)" % (ok, len(cases) - skipped, skipped))
+    return 0 if ok + skipped == len(cases) else 1
 
 
 if __name__ == "__main__":

@@ -74,6 +74,9 @@ lathe_status_t lathe_infer_softmax(lathe_infer_ctx_t *ctx);
 
 /* ---- attention (infer_attention.c) ---- */
 lathe_status_t lathe_infer_attention(lathe_infer_ctx_t *ctx);
+lathe_status_t lathe_infer_loss(lathe_infer_ctx_t *ctx);
+lathe_status_t lathe_infer_rotary_cached(lathe_infer_ctx_t *ctx);
+lathe_status_t lathe_infer_eye_like(lathe_infer_ctx_t *ctx);
 lathe_status_t lathe_infer_rotary_embedding(lathe_infer_ctx_t *ctx);
 
 /* ---- reductions (infer_reduce.c) ---- */
@@ -164,6 +167,8 @@ lathe_status_t lathe_verify_resize(const lathe_op_t *op);
 lathe_status_t lathe_verify_depth_to_space(const lathe_op_t *op);
 lathe_status_t lathe_verify_quantize(const lathe_op_t *op);
 lathe_status_t lathe_verify_attention(const lathe_op_t *op);
+lathe_status_t lathe_verify_loss(const lathe_op_t *op);
+lathe_status_t lathe_verify_lp_normalization(const lathe_op_t *op);
 lathe_status_t lathe_verify_rotary_embedding(const lathe_op_t *op);
 
 /* ---- helpers ---- */

@@ -85,3 +85,30 @@ lathe_status_t lathe_verify_rotary_embedding(const lathe_op_t *op) {
     return LATHE_INFER_ERROR("attribute 'theta' must be finite and > 0, got %g", theta);
   return NULL;
 }
+
+/* rotary_embedding_cached: x [B, H, S, D] or [B, S, num_heads * D]; the
+ * caches [P, R/2] with position_ids [B, S], else [B, S, R/2]. */
+lathe_status_t lathe_infer_rotary_cached(lathe_infer_ctx_t *ctx) {
+  LATHE_RETURN_IF_ERROR(lathe_infer_require_dtype(ctx, 0, LATHE_DTC_FLOAT));
+  LATHE_RETURN_IF_ERROR(lathe_infer_require_rank(ctx, 0, 3, 4));
+  LATHE_RETURN_IF_ERROR(lathe_infer_require_same_dtype(ctx, 0, 1));
+  LATHE_RETURN_IF_ERROR(lathe_infer_require_same_dtype(ctx, 0, 2));
+  bool positions = lathe_infer_has_operand(ctx, 3);
+  uint32_t cache_rank = positions ? 2 : 3;
+  LATHE_RETURN_IF_ERROR(lathe_infer_require_rank(ctx, 1, cache_rank, cache_rank));
+  LATHE_RETURN_IF_ERROR(lathe_infer_require_rank(ctx, 2, cache_rank, cache_rank));
+  if (positions) {
+    LATHE_RETURN_IF_ERROR(lathe_infer_require_index_dtype(ctx, 3));
+    LATHE_RETURN_IF_ERROR(lathe_infer_require_rank(ctx, 3, 2, 2));
+  }
+  const lathe_type_t *x = lathe_infer_operand_type(ctx, 0);
+  int64_t heads = lathe_op_attr_int(ctx->op, "num_heads");
+  int64_t rot = lathe_op_attr_int(ctx->op, "rotary_embedding_dim");
+  if (x->rank == 3 && heads <= 0)
+    return LATHE_INFER_ERROR("a 3-D x needs attribute 'num_heads' > 0");
+  if (rot < 0 || rot % 2 != 0)
+    return LATHE_INFER_ERROR("attribute 'rotary_embedding_dim' must be even and >= 0, got %" PRId64,
+                             rot);
+  lathe_infer_set_result(ctx, 0, x->dtype, x->rank, x->dims);
+  return NULL;
+}

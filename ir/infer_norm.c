@@ -125,6 +125,12 @@ lathe_status_t lathe_verify_norm(const lathe_op_t *op) {
   return NULL;
 }
 
+lathe_status_t lathe_verify_lp_normalization(const lathe_op_t *op) {
+  int64_t p = lathe_op_attr_int(op, "p");
+  if (p != 1 && p != 2) return LATHE_INFER_ERROR("attribute 'p' must be 1 or 2, got %" PRId64, p);
+  return NULL;
+}
+
 lathe_status_t lathe_verify_lrn(const lathe_op_t *op) {
   int64_t size = lathe_op_attr_int(op, "size");
   if (size < 1) return LATHE_INFER_ERROR("attribute 'size' must be >= 1, got %" PRId64, size);

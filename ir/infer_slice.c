@@ -1,5 +1,6 @@
 /* Inference for ops that cut or grow dims by index arithmetic: slice, pad,
- * and shape / size / iota (whose results describe the operand's shape).
+ * and shape / size / iota / eye_like (whose results describe the operand's
+ * shape).
  *
  * Slice follows ONNX: negative starts/ends count from the end, values out of
  * range are clamped, steps may be negative. On a symbolic dim only "the whole
@@ -134,5 +135,13 @@ lathe_status_t lathe_infer_iota(lathe_infer_ctx_t *ctx) {
   uint32_t axis;
   LATHE_RETURN_IF_ERROR(lathe_normalize_axis(lathe_op_attr_int(ctx->op, "axis"), t->rank, &axis));
   lathe_infer_set_result(ctx, 0, LATHE_DTYPE_I64, 1, &t->dims[axis]);
+  return NULL;
+}
+
+lathe_status_t lathe_infer_eye_like(lathe_infer_ctx_t *ctx) {
+  LATHE_RETURN_IF_ERROR(lathe_infer_require_rank(ctx, 0, 2, 2));
+  const lathe_type_t *x = lathe_infer_operand_type(ctx, 0);
+  lathe_dtype_t dtype = lathe_op_attr_dtype(ctx->op, "dtype");
+  lathe_infer_set_result(ctx, 0, dtype == LATHE_DTYPE_INVALID ? x->dtype : dtype, 2, x->dims);
   return NULL;
 }

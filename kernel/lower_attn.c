@@ -11,7 +11,8 @@
  * visible key gives NaN, as the op defines. (A flash-attention kernel kind
  * would avoid the scores buffer; this is the reference form.)
  *
- * rotary_embedding is an expression: each feature reads its pair partner.
+ * rotary_embedding (and rotary_embedding_cached, with caches given) is an
+ * expression: each feature reads its pair partner.
  */
 #include <math.h>
 
@@ -148,5 +149,71 @@ lathe_status_t lower_rotary(lower_ctx_t *c, const lathe_op_t *op) {
   const lathe_kexpr_t *y = kbin(c, LATHE_KOP_MUL, lv_at(c, x, it), cs);
   y = ksel(c, first, kbin(c, LATHE_KOP_SUB, y, rot), kbin(c, LATHE_KOP_ADD, y, rot));
   set_expr(c, op, 0, dims, y, NULL);
+  return NULL;
+}
+
+/* rotary_embedding_cached (ONNX's RotaryEmbedding): an expression over x's
+ * index. Each output feature d of a head reads its pair partner and the
+ * cache entry of its pair; every index is clamped into its buffer, so the
+ * select over rotated / passed-through features never loads outside. */
+lathe_status_t lower_rotary_cached(lower_ctx_t *c, const lathe_op_t *op) {
+  const lval_t *x = lv_operand(c, op, 0), *cs = lv_operand(c, op, 1), *sn = lv_operand(c, op, 2);
+  const lval_t *pos = lv_operand(c, op, 3);
+  uint32_t r = x->rank;
+  lathe_kdim_t last = x->dims[r - 1];
+  int64_t heads = lathe_op_attr_int(op, "num_heads");
+  if (!lathe_kdim_is_static(last)) return unsupported(op, "the head size must be static");
+  if (r == 3 && (heads <= 0 || last.size % heads))
+    return unsupported(op, "num_heads must divide the hidden size");
+  int64_t D = r == 4 ? last.size : last.size / heads;
+  int64_t R = lathe_op_attr_int(op, "rotary_embedding_dim");
+  if (!R) R = D;
+  if (R > D || R % 2) return unsupported(op, "rotary_embedding_dim must be even and <= head size");
+  lathe_kdim_t dims[4];
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, x->dims, dims));
+  const lathe_kexpr_t *it[4], *xi[4];
+  iters(c, r, it);
+  if (R == 0) { /* empty heads */
+    set_expr(c, op, 0, dims, lv_at(c, x, it), NULL);
+    return NULL;
+  }
+  int64_t half = R / 2;
+  const lathe_kexpr_t *f = it[r - 1], *b = it[0], *s = it[r == 4 ? 2 : 1];
+  const lathe_kexpr_t *d = r == 4 ? f : kbin(c, LATHE_KOP_MOD, f, kint(c, D));
+  const lathe_kexpr_t *first, *i, *partner;
+  if (lathe_op_attr_int(op, "interleaved")) {
+    first = kbin(c, LATHE_KOP_EQ, kbin(c, LATHE_KOP_MOD, d, kint(c, 2)), kint(c, 0));
+    i = kbin(c, LATHE_KOP_FLOORDIV, d, kint(c, 2));
+    partner = ksel(c, first, kbin(c, LATHE_KOP_ADD, d, kint(c, 1)),
+                   kbin(c, LATHE_KOP_SUB, d, kint(c, 1)));
+  } else {
+    first = kbin(c, LATHE_KOP_LT, d, kint(c, half));
+    i = ksel(c, first, d, kbin(c, LATHE_KOP_SUB, d, kint(c, half)));
+    partner = ksel(c, first, kbin(c, LATHE_KOP_ADD, d, kint(c, half)),
+                   kbin(c, LATHE_KOP_SUB, d, kint(c, half)));
+  }
+  i = kclamp(c, i, kint(c, 0), kint(c, half - 1));
+  partner = kclamp(c, partner, kint(c, 0), kint(c, D - 1));
+  for (uint32_t k = 0; k + 1 < r; ++k) xi[k] = it[k];
+  xi[r - 1] = kbin(c, LATHE_KOP_ADD, kbin(c, LATHE_KOP_SUB, f, d), partner);
+  const lathe_kexpr_t *ci[3];
+  uint32_t cn = 0;
+  if (pos) {
+    const lathe_kexpr_t *pi[2] = {b, s};
+    const lathe_kexpr_t *p = lathe_kexpr_cast(c->p, LATHE_DTYPE_I64, lv_at(c, pos, pi));
+    ci[cn++] = kclamp(c, p, kint(c, 0), kbin(c, LATHE_KOP_SUB, kdim(c, cs->dims[0]), kint(c, 1)));
+  } else {
+    ci[cn++] = b;
+    ci[cn++] = s;
+  }
+  ci[cn] = i;
+  const lathe_kexpr_t *v = lv_at(c, x, it), *vp = lv_at(c, x, xi);
+  const lathe_kexpr_t *co = lv_at(c, cs, ci), *si = lv_at(c, sn, ci);
+  const lathe_kexpr_t *lo = kbin(c, LATHE_KOP_SUB, kbin(c, LATHE_KOP_MUL, v, co),
+                                 kbin(c, LATHE_KOP_MUL, vp, si));
+  const lathe_kexpr_t *hi = kbin(c, LATHE_KOP_ADD, kbin(c, LATHE_KOP_MUL, vp, si),
+                                 kbin(c, LATHE_KOP_MUL, v, co));
+  const lathe_kexpr_t *rotated = kbin(c, LATHE_KOP_LT, d, kint(c, R));
+  set_expr(c, op, 0, dims, ksel(c, rotated, ksel(c, first, lo, hi), v), NULL);
   return NULL;
 }

@@ -133,6 +133,25 @@ static const lathe_kexpr_t *thresholded_relu(lower_ctx_t *c, const lathe_op_t *o
   const lathe_kexpr_t *x = a[0];
   return ksel(c, kbin(c, LATHE_KOP_GT, x, K(x, lathe_op_attr_float(op, "alpha"))), x, K(x, 0));
 }
+/* Integers go through f64 (the attributes are floats) and truncate back. */
+static const lathe_kexpr_t *shrink(lower_ctx_t *c, const lathe_op_t *op,
+                                   const lathe_kexpr_t *const *a, uint32_t n) {
+  lathe_dtype_t t = T(a[0]);
+  const lathe_kexpr_t *x = lathe_dtype_is_float(t) ? a[0] : lathe_kexpr_cast(c->p, LATHE_DTYPE_F64, a[0]);
+  double bias = lathe_op_attr_float(op, "bias"), lambd = lathe_op_attr_float(op, "lambd");
+  const lathe_kexpr_t *y =
+      ksel(c, kbin(c, LATHE_KOP_LT, x, K(x, -lambd)), kbin(c, LATHE_KOP_ADD, x, K(x, bias)),
+           ksel(c, kbin(c, LATHE_KOP_GT, x, K(x, lambd)), kbin(c, LATHE_KOP_SUB, x, K(x, bias)),
+                K(x, 0)));
+  return lathe_dtype_is_float(t) ? y : lathe_kexpr_cast(c->p, t, y);
+}
+static const lathe_kexpr_t *swish(lower_ctx_t *c, const lathe_op_t *op,
+                                  const lathe_kexpr_t *const *a, uint32_t n) {
+  const lathe_kexpr_t *x = a[0];
+  return kbin(c, LATHE_KOP_MUL, x,
+              kun(c, LATHE_KOP_SIGMOID,
+                  kbin(c, LATHE_KOP_MUL, K(x, lathe_op_attr_float(op, "alpha")), x)));
+}
 /* Absent bounds (NULL) leave that side open. */
 static const lathe_kexpr_t *clip(lower_ctx_t *c, const lathe_op_t *op,
                                  const lathe_kexpr_t *const *a, uint32_t n) {
@@ -237,6 +256,8 @@ static const ew_entry_t ew_table[LATHE_OP_KIND_COUNT] = {
     [LATHE_OP_THRESHOLDED_RELU] = FN(thresholded_relu),
     [LATHE_OP_MISH] = FN(mish),
     [LATHE_OP_CLIP] = FN(clip),
+    [LATHE_OP_SHRINK] = FN(shrink),
+    [LATHE_OP_SWISH] = FN(swish),
     [LATHE_OP_ADD] = KOP(ADD),
     [LATHE_OP_SUB] = KOP(SUB),
     [LATHE_OP_MUL] = KOP(MUL),

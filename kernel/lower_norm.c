@@ -290,3 +290,28 @@ lathe_status_t lower_lrn(lower_ctx_t *c, const lathe_op_t *op) {
            NULL);
   return NULL;
 }
+
+/* lp_normalization: x / (sum over axis of |x|^p)^(1/p), p 1 or 2 (ONNX's
+ * spec: the Lp norm; onnx.reference sums x^p, the same for p 2 and for
+ * nonnegative x). */
+lathe_status_t lower_lp_normalization(lower_ctx_t *c, const lathe_op_t *op) {
+  const lval_t *x = lv_operand(c, op, 0);
+  int64_t axis = lathe_op_attr_int(op, "axis"), p = lathe_op_attr_int(op, "p");
+  red_t r;
+  LATHE_RETURN_IF_ERROR(red_init(op, x, &axis, 1, true, &r));
+  lathe_dtype_t cd = compute_dtype(x->dtype);
+  const lathe_kexpr_t *xi[LATHE_MAX_RANK], *idx[LATHE_MAX_RANK], *oi[LATHE_MAX_RANK];
+  red_input_index(c, &r, xi);
+  iters(c, x->rank, idx);
+  red_outer_of(&r, idx, oi);
+  const lathe_kexpr_t *v = lv_at(c, x, xi);
+  v = p == 1 ? kun(c, LATHE_KOP_ABS, v) : kbin(c, LATHE_KOP_MUL, v, v);
+  const lathe_kbuffer_t *sb;
+  LATHE_RETURN_IF_ERROR(accumulate(c, &r, "norm", cd, v, LATHE_KCOMB_SUM, &sb));
+  const lathe_kexpr_t *norm = lathe_kexpr_load(c->p, sb, oi);
+  if (p != 1) norm = kun(c, LATHE_KOP_SQRT, norm);
+  lathe_kdim_t dims[LATHE_MAX_RANK];
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, x->dims, dims));
+  set_expr(c, op, 0, dims, kbin(c, LATHE_KOP_DIV, lv_at(c, x, idx), norm), NULL);
+  return NULL;
+}

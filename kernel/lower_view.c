@@ -174,6 +174,21 @@ lathe_status_t lower_iota(lower_ctx_t *c, const lathe_op_t *op) {
   return NULL;
 }
 
+/* eye_like: an expression over the result's index; x's values are unused. */
+lathe_status_t lower_eye_like(lower_ctx_t *c, const lathe_op_t *op) {
+  const lval_t *x = lv_operand(c, op, 0);
+  if (x->rank != 2) return unsupported(op, "needs a 2-D operand");
+  lathe_kdim_t dims[2];
+  LATHE_RETURN_IF_ERROR(result_dims(c, op, 0, x->dims, dims));
+  lathe_dtype_t cd = compute_dtype(op->results[0].type.dtype);
+  const lathe_kexpr_t *it[2];
+  iters(c, 2, it);
+  const lathe_kexpr_t *on =
+      kbin(c, LATHE_KOP_EQ, kbin(c, LATHE_KOP_SUB, it[1], it[0]), kint(c, lathe_op_attr_int(op, "k")));
+  set_expr(c, op, 0, dims, ksel(c, on, kf(c, cd, 1), kf(c, cd, 0)), NULL);
+  return NULL;
+}
+
 /* range(start, limit, delta) with constant operands (fold-constants normally
  * folds it first; this serves unoptimized pipelines): start + i * delta over
  * max(ceil((limit - start) / delta), 0) elements, in the operands' dtype (f32

@@ -1,6 +1,7 @@
 """One-op graphs of the ops with the trickiest ONNX semantics (einsum, resize,
 conv_transpose, top_k, the integer and qlinear matmul/conv, scatter,
-dynamic_quantize_linear) through lowering and a target, vs a reference: numpy
+dynamic_quantize_linear, the losses, shrink, lp_normalization, eye_like,
+rotary embeddings) through lowering and a target, vs a reference: numpy
 where the semantics are plain, else ONNX's own reference implementation
 (onnx.reference), which is what produced ONNX's conformance data.
 
@@ -41,7 +42,7 @@ def ints(*shape, lo=-9, hi=9, dtype=np.int32):
     return rng.integers(lo, hi, shape).astype(dtype)
 
 
-def onnx_ref(op_type, arrays, attrs=None, consts=None, num_outputs=1):
+def onnx_ref(op_type, arrays, attrs=None, consts=None, num_outputs=1, opset=21):
     """Runs one ONNX node on `arrays` (None = an absent optional input) with
     ONNX's reference implementation. consts: {input position: array} for the
     inputs Lathe takes as attributes (they are appended in position order)."""
@@ -60,7 +61,7 @@ def onnx_ref(op_type, arrays, attrs=None, consts=None, num_outputs=1):
     outs = ["o%d" % i for i in range(num_outputs)]
     node = helper.make_node(op_type, names, outs, **(attrs or {}))
     graph = helper.make_graph([node], "g", inputs, [helper.make_value_info(o, onnx.TypeProto()) for o in outs])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     res = ReferenceEvaluator(model).run(None, feeds)
     return res if num_outputs > 1 else res[0]
 
@@ -459,6 +460,75 @@ const_range(1.5, 7.0, 0.75, np.float32)
 const_range(10, -3, -4, np.int32)
 const_range(0, 0, 1, np.int64)
 const_range(-2.0, 3.1, 0.3, np.float64)
+
+# ---- losses (onnx.reference): a gather on the class dim, weights, ignore_index ----
+def loss(op_type, x, target, weight=None, num_outputs=1, **attrs):
+    name = "negative_log_likelihood_loss" if op_type == "NegativeLogLikelihoodLoss" else "softmax_cross_entropy_loss"
+    arrays = [x, target] + ([weight] if weight is not None else [])
+    ref = onnx_ref(op_type, arrays, attrs, num_outputs=num_outputs)
+    case("%s %s %s" % (name, [list(a.shape) for a in arrays], attrs), arrays,
+         lambda g, v: g._emit(name, v, attrs, ref if num_outputs > 1 else [ref]))
+
+
+def classes(*shape, c, ignore=None):
+    t = rng.integers(0, c, shape).astype(np.int64)
+    if ignore is not None:
+        t.reshape(-1)[::3] = ignore
+    return t
+
+
+for op_type in ["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"]:
+    for red in ["none", "sum", "mean"]:
+        loss(op_type, f32(3, 5), classes(3, c=5), reduction=red)
+        loss(op_type, f32(2, 4, 3, 2), classes(2, 3, 2, c=4, ignore=2).astype(np.int32),
+             f32(4, lo=0.2, hi=2), reduction=red, ignore_index=2)
+    # A negative ignore_index; not -1: onnx.reference's unweighted NLL mean
+    # takes -1 for "no ignore_index" and counts the ignored targets, where
+    # the spec (and its own SoftmaxCrossEntropyLoss) divides by the others.
+    loss(op_type, f32(4, 3, 5), classes(4, 5, c=3, ignore=-2), reduction="mean", ignore_index=-2)
+    loss(op_type, f32(3, 6, 1).astype(np.float64), classes(3, 1, c=6),
+         f32(6, lo=0.5, hi=1).astype(np.float64), reduction="mean")
+loss("SoftmaxCrossEntropyLoss", f32(3, 5, 2, lo=-30, hi=30), classes(3, 2, c=5), num_outputs=2, reduction="sum")
+loss("SoftmaxCrossEntropyLoss", f32(2, 4, 3), classes(2, 3, c=4, ignore=0), f32(4, lo=0.2, hi=2),
+     num_outputs=2, reduction="none", ignore_index=0)
+
+
+# ---- shrink, swish, lp_normalization (onnx.reference) ----
+def ref_op(op_type, name, x, **attrs):
+    ref = onnx_ref(op_type, [x], attrs)
+    case("%s %s %s" % (name, list(x.shape), attrs), [x], lambda g, v: g._emit(name, v, attrs, [ref]))
+
+
+ref_op("Shrink", "shrink", f32(4, 9, lo=-3, hi=3), lambd=1.5, bias=1.5)
+ref_op("Shrink", "shrink", f32(17, lo=-1, hi=1))
+ref_op("Shrink", "shrink", ints(3, 7, lo=-6, hi=6), lambd=2.0, bias=0.5)
+ref_op("Swish", "swish", f32(5, 7, lo=-6, hi=6), alpha=0.7)
+ref_op("Swish", "swish", f32(0, 3))
+# Nonnegative for p 1: onnx.reference sums x^p where the spec's norm is |x|^p.
+ref_op("LpNormalization", "lp_normalization", f32(3, 4, 5, lo=0.1, hi=2), axis=1, p=1)
+ref_op("LpNormalization", "lp_normalization", f32(3, 4, 5), axis=-1, p=2)
+ref_op("LpNormalization", "lp_normalization", f32(6, 2).astype(np.float16), axis=0, p=2)
+ref_op("EyeLike", "eye_like", ints(4, 5), k=1)
+ref_op("EyeLike", "eye_like", f32(3, 7), k=-2)
+case("eye_like dtype", [f32(5, 3)], lambda g, v: g._emit("eye_like", v, {"dtype": Bare("i64"), "k": 0},
+                                                          [np.eye(5, 3, dtype=np.int64)]))
+
+
+# ---- rotary_embedding_cached (onnx.reference's RotaryEmbedding, opset 23) ----
+def rotary(x, cos, sin, pos=None, **attrs):
+    arrays = [x, cos, sin] + ([pos] if pos is not None else [])
+    ref = onnx_ref("RotaryEmbedding", arrays, attrs, opset=23)
+    case("rotary_embedding_cached %s %s" % ([list(a.shape) for a in arrays], attrs), arrays,
+         lambda g, v: g._emit("rotary_embedding_cached", v, attrs or None, [ref]))
+
+
+for inter in [0, 1]:
+    rotary(f32(2, 3, 5, 8), f32(7, 4), f32(7, 4), ints(2, 5, lo=0, hi=7, dtype=np.int64), interleaved=inter)
+    rotary(f32(2, 5, 3 * 8), f32(2, 5, 4), f32(2, 5, 4), interleaved=inter, num_heads=3)
+    rotary(f32(1, 2, 4, 10), f32(1, 4, 3), f32(1, 4, 3), interleaved=inter, rotary_embedding_dim=6)
+    rotary(f32(2, 3, 2 * 6), f32(9, 2), f32(9, 2), ints(2, 3, lo=0, hi=9, dtype=np.int64),
+           interleaved=inter, rotary_embedding_dim=4, num_heads=2)
+
 
 def prepare(k, name, inputs, build, outdir):
     """Writes case k's graph and inputs; returns the case for run()."""

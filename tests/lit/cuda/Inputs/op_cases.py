@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "kernel", "Inputs"))
-from graphs import Graph  # noqa: E402
+from graphs import write_case  # noqa: E402
 
 # What the lowering says of an op it has no kernel for: the lowering's
 # business, so the sweeps count such cases apart instead of failing them.
@@ -49,17 +49,6 @@ def write_cases(cases, outdir, arrays=False, stride=1):
     for k, (name, inputs, build) in enumerate(cases):
         if k % stride:
             continue
-        g = Graph("case%d" % k)
-        vals = [g.input("in%d" % i, a) for i, a in enumerate(inputs)]
-        out = build(g, vals)
-        outs = out if isinstance(out, list) else [out]
-        g.output(*outs)
-        base = os.path.join(outdir, "case%d" % k)
-        with open(base + ".lir", "w") as f:
-            f.write(g.text())
-        files = []
-        for i, a in enumerate(inputs if arrays else []):
-            files.append("%s_in%d.npy" % (base, i))
-            np.save(files[-1], a)
+        g, base, outs, files = write_case(k, inputs, build, outdir, arrays)
         ops = [line.split("=", 1)[1].split()[0] for line in g.lines if "=" in line]
         yield Written(name, base + ".lir", files, ops, [np.dtype(v.a.dtype) for v in outs])

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from graphs import Bare, Graph  # noqa: E402
+from graphs import Bare, write_case  # noqa: E402
 
 rng = np.random.default_rng(7)
 F = np.float64
@@ -308,18 +308,8 @@ def main():
     os.makedirs(outdir, exist_ok=True)
     ok = 0
     for k, (name, inputs, build) in enumerate(CASES):
-        g = Graph("case%d" % k)
-        vals = [g.input("in%d" % i, a) for i, a in enumerate(inputs)]
-        out = build(g, vals)
-        outs = out if isinstance(out, list) else [out]
-        g.output(*outs)
-        base = os.path.join(outdir, "case%d" % k)
-        with open(base + ".lir", "w") as f:
-            f.write(g.text())
-        cmd = ["lathe-interp"] + extra + [base + ".lir"]
-        for i, a in enumerate(inputs):
-            np.save("%s_in%d.npy" % (base, i), a)
-            cmd.append("%s_in%d.npy" % (base, i))
+        g, base, outs, files = write_case(k, inputs, build, outdir)
+        cmd = ["lathe-interp"] + extra + [base + ".lir"] + files
         for i in range(len(outs)):
             cmd += ["-o", "%s_out%d.npy" % (base, i)]
         r = subprocess.run(cmd, capture_output=True, text=True)

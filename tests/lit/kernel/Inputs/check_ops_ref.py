@@ -25,7 +25,7 @@ from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 sys.path.insert(0, os.path.dirname(__file__))
-from graphs import Bare, Graph  # noqa: E402
+from graphs import Bare, write_case  # noqa: E402
 
 warnings.simplefilter("ignore")  # the reference's own numpy warnings on empty results
 rng = np.random.default_rng(11)
@@ -532,18 +532,7 @@ for inter in [0, 1]:
 
 def prepare(k, name, inputs, build, outdir):
     """Writes case k's graph and inputs; returns the case for run()."""
-    g = Graph("case%d" % k)
-    vals = [g.input("in%d" % i, a) for i, a in enumerate(inputs)]
-    out = build(g, vals)
-    outs = out if isinstance(out, list) else [out]
-    g.output(*outs)
-    base = os.path.join(outdir, "case%d" % k)
-    with open(base + ".lir", "w") as f:
-        f.write(g.text())
-    files = []
-    for i, a in enumerate(inputs):
-        np.save("%s_in%d.npy" % (base, i), a)
-        files.append("%s_in%d.npy" % (base, i))
+    g, base, outs, files = write_case(k, inputs, build, outdir)
     return name, base, files, [v.name[1:] for v in outs], g.refs()
 
 

@@ -13,6 +13,7 @@ symbolic size the graph declares (choose sizes that no other dim takes).
     g.text(); g.inputs(); g.refs()
 """
 import math
+import os
 
 import numpy as np
 
@@ -276,3 +277,25 @@ class Graph:
             a, b = x[..., :half], x[..., half:]
             return np.concatenate([a * c - b * s, b * c + a * s], axis=-1)
         return self.op("rotary_embedding", [x], ref, {"theta": theta})
+
+
+def write_case(k, inputs, build, outdir, arrays=True):
+    """Builds one numeric-test case, (inputs, build) of a CASES table, as the
+    graph "case<k>" (inputs %in0, %in1... holding `inputs`, outputs what
+    `build(g, inputs)` returns) and writes it to OUTDIR/case<k>.lir, with the
+    input arrays as case<k>_in<i>.npy when `arrays`. The one writer of the
+    case files every sweep reads. Returns (graph, base path without
+    extension, output values, input files)."""
+    g = Graph("case%d" % k)
+    vals = [g.input("in%d" % i, a) for i, a in enumerate(inputs)]
+    out = build(g, vals)
+    outs = out if isinstance(out, list) else [out]
+    g.output(*outs)
+    base = os.path.join(outdir, "case%d" % k)
+    with open(base + ".lir", "w") as f:
+        f.write(g.text())
+    files = []
+    for i, a in enumerate(inputs if arrays else []):
+        files.append("%s_in%d.npy" % (base, i))
+        np.save(files[-1], a)
+    return g, base, outs, files
